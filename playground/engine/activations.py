@@ -1,0 +1,270 @@
+"""Activation functions, each written once beside its derivative.
+
+Every activation is a pair of functions working on whole arrays:
+
+* ``forward(z, out, alpha)`` writes ``f(z)`` into ``out``;
+* ``derivative(z, a, out, alpha)`` writes ``f'(z)`` into ``out``, where ``a = f(z)``
+  is passed in so that functions like tanh and sigmoid can reuse it.
+
+``alpha`` is the activation's own parameter: the negative slope of leaky ReLU, the
+saturation value of ELU, or the per-unit learnable slope of PReLU (an array).
+
+Each activation has a small integer code (its position in ``ACTIVATIONS``) so that a
+network can be described by plain integer arrays, which is what a compiled kernel takes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+ACTIVATIONS: tuple[str, ...] = (
+    "linear",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "prelu",
+    "elu",
+    "selu",
+    "swish",
+    "gelu",
+    "softplus",
+)
+CODES: dict[str, int] = {name: i for i, name in enumerate(ACTIVATIONS)}
+
+#: Activations that have a parameter, and its default value.
+DEFAULT_ALPHA: dict[str, float] = {"leaky_relu": 0.01, "prelu": 0.25, "elu": 1.0}
+
+#: Units that output nothing (or a constant) on their negative side: these can "die".
+RELU_FAMILY: frozenset[str] = frozenset({"relu", "leaky_relu", "prelu", "elu", "selu"})
+#: Units with two flat tails: these can saturate.
+SATURATING: frozenset[str] = frozenset({"sigmoid", "tanh"})
+
+# SELU constants from Klambauer et al. (2017), "Self-Normalizing Neural Networks".
+SELU_LAMBDA = 1.0507009873554804934193349852946
+SELU_ALPHA = 1.6732632423543772848170429916717
+# GELU, tanh approximation (Hendrycks and Gimpel, 2016): 0.5 z (1 + tanh(c (z + k z^3))).
+GELU_C = float(np.sqrt(2.0 / np.pi))
+GELU_K = 0.044715
+
+Forward = Callable[[np.ndarray, np.ndarray, "float | np.ndarray"], np.ndarray]
+Derivative = Callable[[np.ndarray, np.ndarray, np.ndarray, "float | np.ndarray"], np.ndarray]
+
+
+def sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Logistic function, computed without overflow for large negative ``z``."""
+    if out is None:
+        out = np.empty_like(z)
+    # 1 / (1 + exp(-z)) overflows exp for z << 0; 0.5 * (1 + tanh(z / 2)) never does.
+    np.multiply(z, 0.5, out=out)
+    np.tanh(out, out=out)
+    out += 1.0
+    out *= 0.5
+    return out
+
+
+# --- linear -------------------------------------------------------------------------------
+def _linear(z, out, alpha):
+    np.copyto(out, z)
+    return out
+
+
+def _linear_d(z, a, out, alpha):
+    out.fill(1.0)
+    return out
+
+
+# --- sigmoid ------------------------------------------------------------------------------
+def _sigmoid(z, out, alpha):
+    return sigmoid(z, out)
+
+
+def _sigmoid_d(z, a, out, alpha):
+    np.subtract(1.0, a, out=out)
+    out *= a
+    return out
+
+
+# --- tanh ---------------------------------------------------------------------------------
+def _tanh(z, out, alpha):
+    return np.tanh(z, out=out)
+
+
+def _tanh_d(z, a, out, alpha):
+    np.multiply(a, a, out=out)
+    np.subtract(1.0, out, out=out)
+    return out
+
+
+# --- relu ---------------------------------------------------------------------------------
+def _relu(z, out, alpha):
+    return np.maximum(z, 0.0, out=out)
+
+
+def _relu_d(z, a, out, alpha):
+    # a = max(z, 0) >= 0, so sign(a) is 1 where z > 0 and 0 elsewhere.
+    return np.sign(a, out=out)
+
+
+# --- leaky relu and prelu (alpha is a scalar or one slope per unit) -----------------------
+def _leaky(z, out, alpha):
+    np.multiply(z, alpha, out=out)
+    np.copyto(out, z, where=z > 0.0)
+    return out
+
+
+def _leaky_d(z, a, out, alpha):
+    np.copyto(out, alpha)
+    np.copyto(out, 1.0, where=z > 0.0)
+    return out
+
+
+# --- elu ----------------------------------------------------------------------------------
+def _elu(z, out, alpha):
+    np.minimum(z, 0.0, out=out)
+    np.expm1(out, out=out)
+    out *= alpha
+    np.copyto(out, z, where=z > 0.0)
+    return out
+
+
+def _elu_d(z, a, out, alpha):
+    # For z <= 0: d/dz alpha (e^z - 1) = alpha e^z = a + alpha.
+    np.add(a, alpha, out=out)
+    np.copyto(out, 1.0, where=z > 0.0)
+    return out
+
+
+# --- selu ---------------------------------------------------------------------------------
+def _selu(z, out, alpha):
+    _elu(z, out, SELU_ALPHA)
+    out *= SELU_LAMBDA
+    return out
+
+
+def _selu_d(z, a, out, alpha):
+    np.add(a, SELU_LAMBDA * SELU_ALPHA, out=out)
+    np.copyto(out, SELU_LAMBDA, where=z > 0.0)
+    return out
+
+
+# --- swish (silu) -------------------------------------------------------------------------
+def _swish(z, out, alpha):
+    sigmoid(z, out)
+    out *= z
+    return out
+
+
+def _swish_d(z, a, out, alpha):
+    # s + z s (1 - s) = s (1 + z (1 - s)), with s = sigmoid(z).
+    s = sigmoid(z)
+    np.subtract(1.0, s, out=out)
+    out *= z
+    out += 1.0
+    out *= s
+    return out
+
+
+# --- gelu (tanh approximation) ------------------------------------------------------------
+def _gelu_inner(z):
+    return np.tanh(GELU_C * (z + GELU_K * z * z * z))
+
+
+def _gelu(z, out, alpha):
+    t = _gelu_inner(z)
+    t += 1.0
+    np.multiply(z, 0.5, out=out)
+    out *= t
+    return out
+
+
+def _gelu_d(z, a, out, alpha):
+    t = _gelu_inner(z)
+    # d/dz [0.5 z (1 + t)] = 0.5 (1 + t) + 0.5 z (1 - t^2) c (1 + 3 k z^2)
+    inner_d = GELU_C * (1.0 + 3.0 * GELU_K * z * z)
+    out[...] = 0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * inner_d
+    return out
+
+
+# --- softplus -----------------------------------------------------------------------------
+def _softplus(z, out, alpha):
+    return np.logaddexp(0.0, z, out=out)
+
+
+def _softplus_d(z, a, out, alpha):
+    return sigmoid(z, out)
+
+
+FORWARD: dict[str, Forward] = {
+    "linear": _linear,
+    "sigmoid": _sigmoid,
+    "tanh": _tanh,
+    "relu": _relu,
+    "leaky_relu": _leaky,
+    "prelu": _leaky,
+    "elu": _elu,
+    "selu": _selu,
+    "swish": _swish,
+    "gelu": _gelu,
+    "softplus": _softplus,
+}
+DERIVATIVE: dict[str, Derivative] = {
+    "linear": _linear_d,
+    "sigmoid": _sigmoid_d,
+    "tanh": _tanh_d,
+    "relu": _relu_d,
+    "leaky_relu": _leaky_d,
+    "prelu": _leaky_d,
+    "elu": _elu_d,
+    "selu": _selu_d,
+    "swish": _swish_d,
+    "gelu": _gelu_d,
+    "softplus": _softplus_d,
+}
+
+
+def check_activation(name: str, parameter: str = "activation") -> str:
+    """Return ``name`` if it is a known activation, else raise a ValueError naming them all."""
+    if name not in CODES:
+        raise ValueError(f"{parameter}: {name!r} is not one of {', '.join(ACTIVATIONS)}")
+    return name
+
+
+def apply(name: str, z: np.ndarray, alpha: float | np.ndarray | None = None) -> np.ndarray:
+    """``f(z)`` for the named activation, as a new array (for plots and tests)."""
+    check_activation(name)
+    z = np.asarray(z, dtype=np.float64)
+    alpha = DEFAULT_ALPHA.get(name, 0.0) if alpha is None else alpha
+    return FORWARD[name](z, np.empty_like(z), alpha)
+
+
+def derivative(name: str, z: np.ndarray, alpha: float | np.ndarray | None = None) -> np.ndarray:
+    """``f'(z)`` for the named activation, as a new array (for plots and tests)."""
+    check_activation(name)
+    z = np.asarray(z, dtype=np.float64)
+    alpha = DEFAULT_ALPHA.get(name, 0.0) if alpha is None else alpha
+    a = FORWARD[name](z, np.empty_like(z), alpha)
+    return DERIVATIVE[name](z, a, np.empty_like(z), alpha)
+
+
+def softmax(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Row-wise softmax of ``z`` (n, k), stable: the row maximum is subtracted first.
+
+    The row maximum is taken with a loop over the few columns; on (n, 3) arrays this is
+    much faster than ``z.max(axis=1)``.
+    """
+    if out is None:
+        out = np.empty_like(z)
+    k = z.shape[1]
+    m = z[:, 0].copy()
+    for j in range(1, k):
+        np.maximum(m, z[:, j], out=m)
+    np.subtract(z, m[:, None], out=out)
+    np.exp(out, out=out)
+    s = out[:, 0].copy()
+    for j in range(1, k):
+        s += out[:, j]
+    out /= s[:, None]
+    return out

@@ -1,0 +1,244 @@
+"""Output heads: the last layer's activation together with the loss it is trained on.
+
+A head turns the output layer's pre-activation ``z`` (n, k) into the network's output,
+measures the mean loss over the batch, and gives ``dL/dz`` averaged over the batch. Each
+pairing is the one whose gradient simplifies to "output minus target":
+
+* ``sigmoid``: logistic output, binary cross-entropy. ``dL/dz = (p - y) / n``.
+* ``softmax``: softmax output, categorical cross-entropy. ``dL/dz = (P - Y) / n``.
+* ``linear``: identity output, half the squared error, ``0.5 (z - y)^2`` averaged over
+  samples and summed over outputs (the convention of scikit-learn's MLPRegressor).
+  ``dL/dz = (z - y) / n``.
+* ``classic``: TensorFlow Playground's head. A tanh output trained with half the squared
+  error against labels -1 and +1, so ``dL/dz = (a - y)(1 - a^2) / n``.
+
+Losses are computed from ``z`` where that avoids ``log(0)``: binary cross-entropy is
+``softplus(z) - y z`` and cross-entropy is ``logsumexp(z) - z[y]``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .activations import sigmoid, softmax
+
+HEADS: tuple[str, ...] = ("sigmoid", "softmax", "linear", "classic")
+CLASSIFICATION_HEADS = frozenset({"sigmoid", "softmax", "classic"})
+
+
+def check_head(name: str, parameter: str = "head") -> str:
+    if name not in HEADS:
+        raise ValueError(f"{parameter}: {name!r} is not one of {', '.join(HEADS)}")
+    return name
+
+
+def n_outputs_for(head: str, n_classes: int, n_targets: int = 1) -> int:
+    """Width of the output layer for a head: one unit per class for softmax, else one."""
+    check_head(head)
+    if head == "softmax":
+        if n_classes < 2:
+            raise ValueError(f"n_classes: softmax needs at least 2 classes, got {n_classes}")
+        return n_classes
+    if head == "linear":
+        return n_targets
+    return 1
+
+
+class Head:
+    """Behaviour shared by all heads; subclasses fill in the three formulas."""
+
+    name = ""
+    is_classifier = True
+
+    def forward(self, z: np.ndarray, out: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def loss(self, z: np.ndarray, a: np.ndarray, t: np.ndarray) -> float:
+        raise NotImplementedError
+
+    def delta(self, z: np.ndarray, a: np.ndarray, t: np.ndarray, out: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def encode(self, y: np.ndarray, n_outputs: int) -> np.ndarray:
+        """Targets as the head trains on them, (n, n_outputs) float64."""
+        raise NotImplementedError
+
+    def labels(self, a: np.ndarray) -> np.ndarray:
+        """Predicted class per row of the output ``a`` (classifiers only)."""
+        raise NotImplementedError
+
+    def train(self, z: np.ndarray, t: np.ndarray, a: np.ndarray, d: np.ndarray) -> float:
+        """Training pass in one go: output into ``a``, ``dL/dz`` into ``d``, returns the loss.
+
+        Equivalent to ``forward``, ``loss`` and ``delta`` in turn; subclasses share the
+        intermediate results to save work on every step.
+        """
+        self.forward(z, a)
+        loss = self.loss(z, a, t)
+        self.delta(z, a, t, d)
+        return loss
+
+    def accuracy(self, a: np.ndarray, y: np.ndarray) -> float | None:
+        if not self.is_classifier or len(y) == 0:
+            return None
+        return float(np.mean(self.labels(a) == y))
+
+
+class SigmoidHead(Head):
+    name = "sigmoid"
+
+    def forward(self, z, out):
+        return sigmoid(z, out)
+
+    def loss(self, z, a, t):
+        # -[y log p + (1 - y) log(1 - p)] = softplus(z) - y z
+        per = np.logaddexp(0.0, z)
+        per -= t * z
+        return float(per.sum()) / z.shape[0]
+
+    def delta(self, z, a, t, out):
+        np.subtract(a, t, out=out)
+        out *= 1.0 / z.shape[0]
+        return out
+
+    def train(self, z, t, a, d):
+        sigmoid(z, a)
+        np.logaddexp(0.0, z, out=d)
+        loss = (float(d.sum()) - float(np.vdot(t, z))) / z.shape[0]
+        np.subtract(a, t, out=d)
+        d *= 1.0 / z.shape[0]
+        return loss
+
+    def encode(self, y, n_outputs):
+        return np.asarray(y, dtype=np.float64).reshape(-1, 1).copy()
+
+    def labels(self, a):
+        return (a[:, 0] > 0.5).astype(np.int64)
+
+
+class SoftmaxHead(Head):
+    name = "softmax"
+
+    def forward(self, z, out):
+        return softmax(z, out)
+
+    def loss(self, z, a, t):
+        lse = _logsumexp_rows(z)
+        return (float(lse.sum()) - float(np.vdot(t, z))) / z.shape[0]
+
+    def train(self, z, t, a, d):
+        n = z.shape[0]
+        # logsumexp(z) = m + log(sum exp(z - m)); softmax = exp(z - m) / sum exp(z - m).
+        m = _row_max(z)
+        np.subtract(z, m[:, None], out=a)
+        np.exp(a, out=a)
+        s = _row_sum(a)
+        a /= s[:, None]
+        loss = (float(np.log(s).sum()) + float(m.sum()) - float(np.vdot(t, z))) / n
+        np.subtract(a, t, out=d)
+        d *= 1.0 / n
+        return loss
+
+    def delta(self, z, a, t, out):
+        np.subtract(a, t, out=out)
+        out *= 1.0 / z.shape[0]
+        return out
+
+    def encode(self, y, n_outputs):
+        y = np.asarray(y, dtype=np.int64)
+        t = np.zeros((len(y), n_outputs))
+        t[np.arange(len(y)), y] = 1.0
+        return t
+
+    def labels(self, a):
+        return np.argmax(a, axis=1)
+
+
+def _row_max(z: np.ndarray) -> np.ndarray:
+    # A loop over the few columns is far faster than z.max(axis=1) on narrow arrays.
+    m = z[:, 0].copy()
+    for j in range(1, z.shape[1]):
+        np.maximum(m, z[:, j], out=m)
+    return m
+
+
+def _row_sum(e: np.ndarray) -> np.ndarray:
+    s = e[:, 0].copy()
+    for j in range(1, e.shape[1]):
+        s += e[:, j]
+    return s
+
+
+def _logsumexp_rows(z: np.ndarray) -> np.ndarray:
+    m = _row_max(z)
+    return np.log(_row_sum(np.exp(z - m[:, None]))) + m
+
+
+class LinearHead(Head):
+    name = "linear"
+    is_classifier = False
+
+    def forward(self, z, out):
+        np.copyto(out, z)
+        return out
+
+    def loss(self, z, a, t):
+        d = z - t
+        return 0.5 * float(np.vdot(d, d)) / z.shape[0]
+
+    def delta(self, z, a, t, out):
+        np.subtract(z, t, out=out)
+        out *= 1.0 / z.shape[0]
+        return out
+
+    def train(self, z, t, a, d):
+        np.copyto(a, z)
+        np.subtract(z, t, out=d)
+        loss = 0.5 * float(np.vdot(d, d)) / z.shape[0]
+        d *= 1.0 / z.shape[0]
+        return loss
+
+    def encode(self, y, n_outputs):
+        return np.asarray(y, dtype=np.float64).reshape(len(y), -1).copy()
+
+
+class ClassicHead(Head):
+    """TensorFlow Playground's output: tanh, half squared error, labels -1 and +1."""
+
+    name = "classic"
+
+    def forward(self, z, out):
+        return np.tanh(z, out=out)
+
+    def loss(self, z, a, t):
+        d = a - t
+        return 0.5 * float(np.vdot(d, d)) / z.shape[0]
+
+    def delta(self, z, a, t, out):
+        np.multiply(a, a, out=out)
+        np.subtract(1.0, out, out=out)
+        out *= a - t
+        out *= 1.0 / z.shape[0]
+        return out
+
+    def train(self, z, t, a, d):
+        np.tanh(z, out=a)
+        np.subtract(a, t, out=d)
+        loss = 0.5 * float(np.vdot(d, d)) / z.shape[0]
+        d *= 1.0 - a * a
+        d *= 1.0 / z.shape[0]
+        return loss
+
+    def encode(self, y, n_outputs):
+        return (2.0 * np.asarray(y, dtype=np.float64) - 1.0).reshape(-1, 1)
+
+    def labels(self, a):
+        return (a[:, 0] > 0.0).astype(np.int64)
+
+
+_HEAD_CLASSES = {"sigmoid": SigmoidHead, "softmax": SoftmaxHead, "linear": LinearHead,
+                 "classic": ClassicHead}
+
+
+def make_head(name: str) -> Head:
+    return _HEAD_CLASSES[check_head(name)]()

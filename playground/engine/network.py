@@ -1,0 +1,488 @@
+"""A fully connected network whose parameters live in one flat float64 buffer.
+
+Layout. ``Network.buffer`` is a (3, P) array: row 0 holds every parameter, row 1 their
+gradients and row 2 the last update the optimizer applied. Each dense layer owns one block
+of shape (fan_in + 1, units): its weight matrix ``W`` with the bias ``b`` as the last row.
+Activations carry a trailing column of ones, so ``a_prev @ [W; b]`` adds the bias and
+``a_prev.T @ delta`` yields the weight and bias gradients in one product. After all the
+blocks come the PReLU slopes and the batch-norm scales and shifts. Every layer's arrays are
+views into that buffer, so an optimizer updates the whole network with a few calls on flat
+arrays, and a compiled kernel can take the network whole.
+
+A hidden layer computes, in order::
+
+    z = a_prev @ W + b                       (pre-activation)
+    h = gamma * (z - mean) / std + beta      (only with batch normalization)
+    a = f(h)                                 (activation)
+    a = a * mask / (1 - p)                   (only with dropout, only in training)
+
+The output layer computes ``z = a_prev @ W + b`` and hands ``z`` to the head.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import activations as act
+from .heads import CLASSIFICATION_HEADS, Head, check_head, make_head
+from .initializers import check_initializer, draw_weights, initial_bias, resolve
+
+BN_EPSILON = 1e-5
+BN_MOMENTUM = 0.9  # running = momentum * running + (1 - momentum) * batch statistic
+MAX_LAYERS = 32
+MAX_UNITS = 4096
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One hidden layer: its width, activation and optional regularizers."""
+
+    units: int
+    activation: str = "relu"
+    alpha: float | None = None
+    dropout: float = 0.0
+    batch_norm: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.units, bool) or not isinstance(self.units, (int, np.integer)):
+            raise ValueError(f"units: must be an integer from 1 to {MAX_UNITS}, got {self.units!r}")
+        if not 1 <= self.units <= MAX_UNITS:
+            raise ValueError(f"units: must be from 1 to {MAX_UNITS}, got {self.units}")
+        act.check_activation(self.activation)
+        if self.alpha is not None:
+            if self.activation not in act.DEFAULT_ALPHA:
+                raise ValueError(
+                    f"alpha: only {', '.join(act.DEFAULT_ALPHA)} take a parameter, "
+                    f"not {self.activation}"
+                )
+            if not np.isfinite(self.alpha) or self.alpha < 0:
+                raise ValueError(f"alpha: must be a finite number >= 0, got {self.alpha}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout: must be in [0, 1), got {self.dropout}")
+
+    @property
+    def resolved_alpha(self) -> float:
+        if self.alpha is not None:
+            return float(self.alpha)
+        return act.DEFAULT_ALPHA.get(self.activation, 0.0)
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """The whole architecture: inputs, hidden layers, output width and head, initializer."""
+
+    n_inputs: int
+    hidden: tuple[LayerSpec, ...] = ()
+    n_outputs: int = 1
+    head: str = "sigmoid"
+    init: str = "auto"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hidden", tuple(self.hidden))
+        if not isinstance(self.n_inputs, (int, np.integer)) or self.n_inputs < 1:
+            raise ValueError(f"n_inputs: must be an integer >= 1, got {self.n_inputs!r}")
+        if not isinstance(self.n_outputs, (int, np.integer)) or self.n_outputs < 1:
+            raise ValueError(f"n_outputs: must be an integer >= 1, got {self.n_outputs!r}")
+        if len(self.hidden) > MAX_LAYERS:
+            raise ValueError(f"hidden: at most {MAX_LAYERS} hidden layers, got {len(self.hidden)}")
+        for i, layer in enumerate(self.hidden):
+            if not isinstance(layer, LayerSpec):
+                raise ValueError(f"hidden[{i}]: must be a LayerSpec, got {type(layer).__name__}")
+        check_head(self.head)
+        if self.head in ("sigmoid", "classic") and self.n_outputs != 1:
+            raise ValueError(f"n_outputs: the {self.head} head has one output, got {self.n_outputs}")
+        if self.head == "softmax" and self.n_outputs < 2:
+            raise ValueError(f"n_outputs: the softmax head needs >= 2 outputs, got {self.n_outputs}")
+        check_initializer(self.init)
+
+    @property
+    def sizes(self) -> np.ndarray:
+        """Widths of every layer from the input to the output, as plain integers."""
+        return np.array([self.n_inputs, *(h.units for h in self.hidden), self.n_outputs],
+                        dtype=np.int64)
+
+    @property
+    def activation_codes(self) -> np.ndarray:
+        """Activation code per hidden layer (see ``activations.CODES``)."""
+        return np.array([act.CODES[h.activation] for h in self.hidden], dtype=np.int64)
+
+
+@dataclass
+class Layer:
+    """Views into the network buffers for one dense layer (hidden or output)."""
+
+    index: int
+    name: str
+    fan_in: int
+    units: int
+    activation: str  # for the output layer: the head's name
+    alpha: float
+    dropout: float
+    batch_norm: bool
+    Wb: np.ndarray  # (fan_in + 1, units): W with b as its last row
+    gWb: np.ndarray
+    weight_slice: slice  # where W sits in the flat buffer
+    slope: np.ndarray | None = None
+    g_slope: np.ndarray | None = None
+    gamma: np.ndarray | None = None
+    beta: np.ndarray | None = None
+    g_gamma: np.ndarray | None = None
+    g_beta: np.ndarray | None = None
+    running_mean: np.ndarray | None = None
+    running_var: np.ndarray | None = None
+
+    @property
+    def W(self) -> np.ndarray:
+        return self.Wb[:-1]
+
+    @property
+    def b(self) -> np.ndarray:
+        return self.Wb[-1]
+
+    @property
+    def gW(self) -> np.ndarray:
+        return self.gWb[:-1]
+
+    @property
+    def gb(self) -> np.ndarray:
+        return self.gWb[-1]
+
+    @property
+    def is_output(self) -> bool:
+        return self.name == "output"
+
+    def act_param(self) -> float | np.ndarray:
+        return self.slope if self.slope is not None else self.alpha
+
+
+@dataclass(frozen=True)
+class ForwardResult:
+    """Every layer's values for a batch, from an evaluation pass (no dropout)."""
+
+    pre_activations: list[np.ndarray]  # h per hidden layer (after batch norm)
+    activations: list[np.ndarray]  # a per hidden layer
+    logits: np.ndarray  # z of the output layer
+    output: np.ndarray
+
+
+class _Work:
+    """Work arrays for one batch size, allocated once and reused every step."""
+
+    def __init__(self, net: Network, n: int) -> None:
+        hidden = net.hidden_layers
+        self.ones = np.ones(n)
+        # a[i] is layer i's output with a trailing column of ones (the bias input).
+        self.a_aug = [np.ones((n, layer.units + 1)) for layer in hidden]
+        self.a = [aa[:, :-1] for aa in self.a_aug]
+        self.z = [np.empty((n, layer.units)) for layer in net.layers]
+        self.h = [np.empty((n, layer.units)) if layer.batch_norm else self.z[i]
+                  for i, layer in enumerate(hidden)]
+        self.act = [np.empty((n, layer.units)) if layer.dropout else self.a[i]
+                    for i, layer in enumerate(hidden)]
+        self.d = [np.empty((n, layer.units)) for layer in net.layers]
+        self.da = [np.empty((n, layer.units)) for layer in hidden]
+        self.masks = [np.empty((n, layer.units)) if layer.dropout else None for layer in hidden]
+        self.zhat = [np.empty((n, layer.units)) if layer.batch_norm else None for layer in hidden]
+        self.inv_std: list[np.ndarray | None] = [None] * len(hidden)
+        self.out = np.empty((n, net.spec.n_outputs))
+
+
+class Network:
+    """A dense network with a flat parameter buffer; see the module docstring."""
+
+    def __init__(self, spec: NetworkSpec, rng: np.random.Generator) -> None:
+        self.spec = spec
+        self.head: Head = make_head(spec.head)
+        sizes = [int(s) for s in spec.sizes]
+        n_layers = len(sizes) - 1
+        block_sizes = [(sizes[i] + 1) * sizes[i + 1] for i in range(n_layers)]
+        extra = 0
+        for i, h in enumerate(spec.hidden):
+            extra += sizes[i + 1] if h.activation == "prelu" else 0
+            extra += 2 * sizes[i + 1] if h.batch_norm else 0
+        self.n_params = int(sum(block_sizes)) + extra
+        self.buffer = np.zeros((3, self.n_params))
+        self.params, self.grad, self.update = self.buffer
+        # Boundaries of [W, b + rest) for each layer: reduceat over these, keep even entries.
+        bounds = []
+        #: 1 where a parameter is a weight (L1/L2 apply), 0 for biases and the rest.
+        self.weight_mask = np.zeros(self.n_params)
+
+        self.layers: list[Layer] = []
+        pos = 0
+        for i in range(n_layers):
+            fan_in, units = sizes[i], sizes[i + 1]
+            n = (fan_in + 1) * units
+            hidden = spec.hidden[i] if i < len(spec.hidden) else None
+            w_slice = slice(pos, pos + fan_in * units)
+            self.weight_mask[w_slice] = 1.0
+            bounds += [pos, pos + fan_in * units]
+            self.layers.append(Layer(
+                index=i,
+                name=f"layer {i + 1}" if hidden else "output",
+                fan_in=fan_in,
+                units=units,
+                activation=hidden.activation if hidden else spec.head,
+                alpha=hidden.resolved_alpha if hidden else 0.0,
+                dropout=hidden.dropout if hidden else 0.0,
+                batch_norm=hidden.batch_norm if hidden else False,
+                Wb=self.params[pos : pos + n].reshape(fan_in + 1, units),
+                gWb=self.grad[pos : pos + n].reshape(fan_in + 1, units),
+                weight_slice=w_slice,
+            ))
+            pos += n
+        for layer, hidden in zip(self.layers, spec.hidden):
+            u = layer.units
+            if hidden.activation == "prelu":
+                layer.slope, layer.g_slope = self.params[pos : pos + u], self.grad[pos : pos + u]
+                pos += u
+            if hidden.batch_norm:
+                layer.gamma, layer.g_gamma = self.params[pos : pos + u], self.grad[pos : pos + u]
+                layer.beta = self.params[pos + u : pos + 2 * u]
+                layer.g_beta = self.grad[pos + u : pos + 2 * u]
+                layer.running_mean = np.zeros(u)
+                layer.running_var = np.ones(u)
+                pos += 2 * u
+        self.diag_bounds = np.array(bounds, dtype=np.intp)
+        self.n_weights = int(self.weight_mask.sum())
+        self._work: dict[int, _Work] = {}
+        self.initialize(rng)
+
+    # ----------------------------------------------------------------------------------
+    @property
+    def hidden_layers(self) -> list[Layer]:
+        return self.layers[:-1]
+
+    @property
+    def output_layer(self) -> Layer:
+        return self.layers[-1]
+
+    @property
+    def is_classifier(self) -> bool:
+        return self.spec.head in CLASSIFICATION_HEADS
+
+    def weight_values(self) -> np.ndarray:
+        """All weights (no biases or other parameters) as one new flat array."""
+        return np.concatenate([self.params[layer.weight_slice] for layer in self.layers])
+
+    def initialize(self, rng: np.random.Generator) -> None:
+        """Draw fresh weights layer by layer (deterministic for a given generator)."""
+        self.buffer.fill(0.0)
+        for layer in self.layers:
+            if layer.is_output:
+                kind = resolve(self.spec.init, "sigmoid")
+            else:
+                kind = resolve(self.spec.init, layer.activation)
+            layer.W[...] = draw_weights(kind, layer.fan_in, layer.units, rng)
+            layer.b.fill(initial_bias(kind))
+            if layer.slope is not None:
+                layer.slope.fill(layer.alpha)
+            if layer.gamma is not None:
+                layer.gamma.fill(1.0)
+                layer.beta.fill(0.0)
+                layer.running_mean.fill(0.0)
+                layer.running_var.fill(1.0)
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Copies of everything that defines the model (parameters and running statistics)."""
+        out = {"params": self.params.copy()}
+        for layer in self.layers:
+            if layer.running_mean is not None:
+                out[f"running_mean_{layer.index}"] = layer.running_mean.copy()
+                out[f"running_var_{layer.index}"] = layer.running_var.copy()
+        return out
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        params = np.asarray(state["params"], dtype=np.float64)
+        if params.shape != self.params.shape:
+            raise ValueError(f"params: expected {self.params.shape[0]} values, got {params.shape}")
+        self.params[...] = params
+        for layer in self.layers:
+            if layer.running_mean is not None:
+                layer.running_mean[...] = state[f"running_mean_{layer.index}"]
+                layer.running_var[...] = state[f"running_var_{layer.index}"]
+
+    def encode_targets(self, y: np.ndarray) -> np.ndarray:
+        return self.head.encode(y, self.spec.n_outputs)
+
+    @staticmethod
+    def augment(x: np.ndarray) -> np.ndarray:
+        """``x`` with a trailing column of ones: the input form ``loss_and_grad`` takes."""
+        x = np.asarray(x, dtype=np.float64)
+        out = np.ones((x.shape[0], x.shape[1] + 1))
+        out[:, :-1] = x
+        return out
+
+    def penalty(self, l1: float = 0.0, l2: float = 0.0) -> float:
+        """The L1/L2 penalty on the weights (biases and other parameters are exempt)."""
+        p = 0.0
+        if l2:
+            w = self.params * self.weight_mask
+            p += 0.5 * l2 * float(np.dot(w, w))
+        if l1:
+            p += l1 * float(np.dot(np.abs(self.params), self.weight_mask))
+        return p
+
+    # ----------------------------------------------------------------------------------
+    def _work_for(self, n: int) -> _Work:
+        w = self._work.get(n)
+        if w is None:
+            if len(self._work) > 8:
+                self._work.clear()
+            w = self._work[n] = _Work(self, n)
+        return w
+
+    def loss_and_grad(
+        self,
+        x_aug: np.ndarray,
+        t: np.ndarray,
+        dropout_rng: np.random.Generator | None = None,
+        masks: list[np.ndarray | None] | None = None,
+        l1: float = 0.0,
+        l2: float = 0.0,
+    ) -> tuple[float, float]:
+        """One training pass on a batch: fills ``self.grad``, returns (data loss, penalty).
+
+        ``x_aug`` is the batch with a trailing column of ones (see ``augment``) and ``t``
+        the targets from ``encode_targets``. Dropout masks are drawn from ``dropout_rng``
+        unless ``masks`` gives them (already scaled by 1 / keep, one per hidden layer).
+        Batch normalization uses batch statistics and updates its running ones.
+        """
+        n = x_aug.shape[0]
+        w = self._work_for(n)
+        layers = self.layers
+        last = len(layers) - 1
+        a_prev = x_aug
+        for i in range(last):
+            layer = layers[i]
+            z = w.z[i]
+            np.dot(a_prev, layer.Wb, out=z)
+            h = z
+            if layer.batch_norm:
+                h = w.h[i]
+                mean = np.dot(w.ones, z) / n
+                zhat = w.zhat[i]
+                np.subtract(z, mean, out=zhat)
+                var = np.dot(w.ones, zhat * zhat) / n
+                inv_std = 1.0 / np.sqrt(var + BN_EPSILON)
+                zhat *= inv_std
+                w.inv_std[i] = inv_std
+                np.multiply(zhat, layer.gamma, out=h)
+                h += layer.beta
+                layer.running_mean *= BN_MOMENTUM
+                layer.running_mean += (1.0 - BN_MOMENTUM) * mean
+                layer.running_var *= BN_MOMENTUM
+                layer.running_var += (1.0 - BN_MOMENTUM) * var
+            act.FORWARD[layer.activation](h, w.act[i], layer.act_param())
+            if layer.dropout:
+                mask = w.masks[i]
+                if masks is not None and masks[i] is not None:
+                    mask[...] = masks[i]
+                else:
+                    if dropout_rng is None:
+                        raise ValueError("dropout_rng: needed for a network with dropout")
+                    keep = 1.0 - layer.dropout
+                    np.less(dropout_rng.random((n, layer.units)), keep, out=mask,
+                            casting="unsafe")
+                    mask *= 1.0 / keep
+                np.multiply(w.act[i], mask, out=w.a[i])
+            a_prev = w.a_aug[i]
+
+        out_layer = layers[last]
+        z_out = w.z[last]
+        np.dot(a_prev, out_layer.Wb, out=z_out)
+        d = w.d[last]
+        loss = self.head.train(z_out, t, w.out, d)
+
+        for i in range(last, -1, -1):
+            layer = layers[i]
+            if i < last:
+                da = w.da[i]
+                d = w.d[i]
+                h = w.h[i]
+                param = layer.act_param()
+                if layer.dropout:
+                    da *= w.masks[i]
+                if layer.slope is not None:
+                    # dL/dslope_j = sum over the batch of dL/da * min(h, 0).
+                    np.dot(w.ones, da * np.minimum(h, 0.0), out=layer.g_slope)
+                act.DERIVATIVE[layer.activation](h, w.act[i], d, param)
+                d *= da
+                if layer.batch_norm:
+                    zhat, inv_std = w.zhat[i], w.inv_std[i]
+                    np.dot(w.ones, d * zhat, out=layer.g_gamma)
+                    np.dot(w.ones, d, out=layer.g_beta)
+                    # dz = inv_std / n * (n dzhat - sum(dzhat) - zhat * sum(dzhat zhat))
+                    dzhat = d * layer.gamma
+                    s1 = np.dot(w.ones, dzhat)
+                    s2 = np.dot(w.ones, dzhat * zhat)
+                    dzhat *= n
+                    dzhat -= s1
+                    dzhat -= zhat * s2
+                    np.multiply(dzhat, inv_std / n, out=d)
+            a_in = x_aug if i == 0 else w.a_aug[i - 1]
+            np.dot(a_in.T, d, out=layer.gWb)
+            if i > 0:
+                np.dot(d, layer.Wb[:-1].T, out=w.da[i - 1])
+
+        penalty = 0.0
+        if l2 or l1:
+            penalty = self.penalty(l1, l2)
+            mask = self.weight_mask
+            if l2:
+                self.grad += (l2 * self.params) * mask
+            if l1:
+                self.grad += (l1 * np.sign(self.params)) * mask
+        return loss, penalty
+
+    # ----------------------------------------------------------------------------------
+    def forward(self, x: np.ndarray, keep_hidden: bool = False,
+                dtype: type = np.float64) -> ForwardResult:
+        """Evaluation pass: no dropout, batch norm with its running statistics.
+
+        ``x`` holds plain inputs (no column of ones). ``dtype=np.float32`` evaluates in
+        single precision, which is plenty for drawing and about twice as fast.
+        """
+        x = np.ascontiguousarray(x, dtype=dtype)
+        pres, posts = [], []
+        a_prev = x
+        for layer in self.hidden_layers:
+            z = a_prev @ layer.W.astype(dtype, copy=False)
+            if layer.batch_norm:
+                inv = 1.0 / np.sqrt(layer.running_var + BN_EPSILON)
+                scale = layer.gamma * inv
+                shift = layer.beta + (layer.b - layer.running_mean) * scale
+                z *= scale.astype(dtype)
+                z += shift.astype(dtype)
+            else:
+                z += layer.b.astype(dtype, copy=False)
+            a = np.empty_like(z)
+            param = layer.act_param()
+            if isinstance(param, np.ndarray):
+                param = param.astype(dtype)
+            act.FORWARD[layer.activation](z, a, param)
+            if keep_hidden:
+                pres.append(z)
+                posts.append(a)
+            a_prev = a
+        out_layer = self.output_layer
+        z = a_prev @ out_layer.W.astype(dtype, copy=False)
+        z += out_layer.b.astype(dtype, copy=False)
+        out = self.head.forward(z, np.empty_like(z))
+        return ForwardResult(pres, posts, z, out)
+
+    def predict(self, x: np.ndarray, dtype: type = np.float64) -> np.ndarray:
+        """Network output (probabilities or values) for each row of ``x``."""
+        return self.forward(x, dtype=dtype).output
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray,
+                 t: np.ndarray | None = None) -> tuple[float, float | None]:
+        """(mean data loss, accuracy or None) over a whole data set, in evaluation mode."""
+        if len(x) == 0:
+            return float("nan"), None
+        res = self.forward(x)
+        if t is None:
+            t = self.encode_targets(y)
+        return self.head.loss(res.logits, res.output, t), self.head.accuracy(res.output, y)

@@ -1,0 +1,279 @@
+"""Optimizers on flat parameter buffers, from the simplest to the most elaborate.
+
+Each optimizer writes the step it wants to take into ``out`` (the network's update row);
+the caller then adds it to the parameters. Keeping the update separate lets the
+diagnostics measure its size against the weights at no extra cost.
+
+Hyper-parameters can be changed between steps with ``set`` (the learning rate is passed to
+every ``step`` call, so schedules and live changes cost nothing); the internal state
+(velocities, moment estimates, step count) is kept, so training carries on smoothly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+OPTIMIZERS: tuple[str, ...] = ("sgd", "rmsprop", "adagrad", "adam", "adamw")
+
+#: Hyper-parameters of each optimizer with their defaults.
+DEFAULTS: dict[str, dict[str, float | bool]] = {
+    "sgd": {"momentum": 0.0, "nesterov": False},
+    "rmsprop": {"rho": 0.9, "momentum": 0.0, "epsilon": 1e-8},
+    "adagrad": {"epsilon": 1e-8},
+    "adam": {"beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8},
+    "adamw": {"beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8, "weight_decay": 0.01},
+}
+
+
+def _check_unit(name: str, value: float, closed_top: bool = False) -> float:
+    ok = 0.0 <= value <= 1.0 if closed_top else 0.0 <= value < 1.0
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and ok):
+        top = "1]" if closed_top else "1)"
+        raise ValueError(f"{name}: must be in [0, {top}, got {value!r}")
+    return float(value)
+
+
+def _check_positive(name: str, value: float) -> float:
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+        raise ValueError(f"{name}: must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
+def check_learning_rate(lr: float) -> float:
+    return _check_positive("learning_rate", lr)
+
+
+class Optimizer:
+    """Base class: holds hyper-parameters and validates changes to them."""
+
+    name = ""
+
+    def __init__(self, n_params: int, **hyper: float | bool) -> None:
+        self.n_params = n_params
+        self.hyper: dict[str, float | bool] = dict(DEFAULTS[self.name])
+        self.steps = 0
+        self.set(**hyper)
+
+    def set(self, **hyper: float | bool) -> None:
+        """Change hyper-parameters; the optimizer's state is kept."""
+        for key in hyper:
+            if key not in self.hyper:
+                allowed = ", ".join(self.hyper) or "none"
+                raise ValueError(f"{key}: not a parameter of {self.name} (its parameters: {allowed})")
+        merged = {**self.hyper, **hyper}
+        self._validate(merged)
+        self.hyper = merged
+
+    def _validate(self, h: dict) -> None:
+        for key, value in h.items():
+            if key == "nesterov":
+                if not isinstance(value, bool):
+                    raise ValueError(f"nesterov: must be true or false, got {value!r}")
+            elif key in ("momentum", "beta1", "beta2", "rho"):
+                _check_unit(key, value)
+            elif key == "epsilon":
+                _check_positive(key, value)
+            elif key == "weight_decay":
+                if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                    raise ValueError(f"weight_decay: must be a finite number >= 0, got {value!r}")
+
+    def step(self, params: np.ndarray, grad: np.ndarray, out: np.ndarray, lr: float) -> None:
+        """Write the update for this step into ``out``; do not touch ``params``."""
+        self.steps += 1
+        self._step(params, grad, out, lr)
+
+    def _step(self, params, grad, out, lr):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Copies of the internal state arrays (and the step count)."""
+        return {"steps": np.array(self.steps)}
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        self.steps = int(state["steps"])
+
+
+class SGD(Optimizer):
+    """Gradient descent, optionally with (Nesterov) momentum.
+
+    With momentum the velocity is kept in parameter units, as scikit-learn does::
+
+        v = momentum * v - lr * g
+        step = v                              (classical momentum)
+        step = momentum * v - lr * g          (Nesterov, Sutskever et al. 2013)
+    """
+
+    name = "sgd"
+
+    def __init__(self, n_params: int, **hyper) -> None:
+        super().__init__(n_params, **hyper)
+        self.velocity = np.zeros(n_params)
+
+    def _validate(self, h):
+        super()._validate(h)
+        if h["nesterov"] and h["momentum"] <= 0:
+            raise ValueError("nesterov: needs momentum > 0")
+
+    def _step(self, params, grad, out, lr):
+        mu = self.hyper["momentum"]
+        if mu == 0.0:
+            np.multiply(grad, -lr, out=out)
+            return
+        v = self.velocity
+        v *= mu
+        v -= lr * grad
+        if self.hyper["nesterov"]:
+            np.multiply(v, mu, out=out)
+            out -= lr * grad
+        else:
+            np.copyto(out, v)
+
+    def state(self):
+        return {**super().state(), "velocity": self.velocity.copy()}
+
+    def load_state(self, state):
+        super().load_state(state)
+        self.velocity[...] = state["velocity"]
+
+
+class RMSprop(Optimizer):
+    """Divide the gradient by a running root mean square of recent gradients (Hinton, 2012).
+
+    Follows PyTorch: ``s = rho s + (1 - rho) g^2``; ``step = -lr g / (sqrt(s) + eps)``,
+    with optional momentum on the scaled gradient.
+    """
+
+    name = "rmsprop"
+
+    def __init__(self, n_params: int, **hyper) -> None:
+        super().__init__(n_params, **hyper)
+        self.square_avg = np.zeros(n_params)
+        self.buf = np.zeros(n_params)
+        self._tmp = np.empty(n_params)
+
+    def _step(self, params, grad, out, lr):
+        rho, eps, mu = self.hyper["rho"], self.hyper["epsilon"], self.hyper["momentum"]
+        s, tmp = self.square_avg, self._tmp
+        s *= rho
+        np.multiply(grad, grad, out=tmp)
+        tmp *= 1.0 - rho
+        s += tmp
+        np.sqrt(s, out=tmp)
+        tmp += eps
+        if mu:
+            self.buf *= mu
+            self.buf += grad / tmp
+            np.multiply(self.buf, -lr, out=out)
+        else:
+            np.divide(grad, tmp, out=out)
+            out *= -lr
+
+    def state(self):
+        return {**super().state(), "square_avg": self.square_avg.copy(), "buf": self.buf.copy()}
+
+    def load_state(self, state):
+        super().load_state(state)
+        self.square_avg[...] = state["square_avg"]
+        self.buf[...] = state["buf"]
+
+
+class Adagrad(Optimizer):
+    """Per-parameter rates that shrink with the sum of past squared gradients (Duchi et al.,
+    2011): ``G += g^2``; ``step = -lr g / (sqrt(G) + eps)``."""
+
+    name = "adagrad"
+
+    def __init__(self, n_params: int, **hyper) -> None:
+        super().__init__(n_params, **hyper)
+        self.sum_sq = np.zeros(n_params)
+        self._tmp = np.empty(n_params)
+
+    def _step(self, params, grad, out, lr):
+        tmp = self._tmp
+        np.multiply(grad, grad, out=tmp)
+        self.sum_sq += tmp
+        np.sqrt(self.sum_sq, out=tmp)
+        tmp += self.hyper["epsilon"]
+        np.divide(grad, tmp, out=out)
+        out *= -lr
+
+    def state(self):
+        return {**super().state(), "sum_sq": self.sum_sq.copy()}
+
+    def load_state(self, state):
+        super().load_state(state)
+        self.sum_sq[...] = state["sum_sq"]
+
+
+class Adam(Optimizer):
+    """Adam, Algorithm 1 of Kingma and Ba (2015)::
+
+        m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
+        step = -lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+    """
+
+    name = "adam"
+
+    def __init__(self, n_params: int, **hyper) -> None:
+        super().__init__(n_params, **hyper)
+        self.m = np.zeros(n_params)
+        self.v = np.zeros(n_params)
+        self._tmp = np.empty(n_params)
+
+    def _step(self, params, grad, out, lr):
+        b1, b2, eps = self.hyper["beta1"], self.hyper["beta2"], self.hyper["epsilon"]
+        t = self.steps
+        m, v, tmp = self.m, self.v, self._tmp
+        m *= b1
+        np.multiply(grad, 1.0 - b1, out=tmp)
+        m += tmp
+        v *= b2
+        np.multiply(grad, grad, out=tmp)
+        tmp *= 1.0 - b2
+        v += tmp
+        bias1 = 1.0 - b1**t
+        bias2_sqrt = math.sqrt(1.0 - b2**t)
+        np.sqrt(v, out=tmp)
+        tmp *= 1.0 / bias2_sqrt
+        tmp += eps
+        np.divide(m, tmp, out=out)
+        out *= -lr / bias1
+
+    def state(self):
+        return {**super().state(), "m": self.m.copy(), "v": self.v.copy()}
+
+    def load_state(self, state):
+        super().load_state(state)
+        self.m[...] = state["m"]
+        self.v[...] = state["v"]
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov and Hutter, 2019): the parameters shrink
+    by ``lr * weight_decay`` each step, apart from the gradient-based step."""
+
+    name = "adamw"
+
+    def _step(self, params, grad, out, lr):
+        super()._step(params, grad, out, lr)
+        wd = self.hyper["weight_decay"]
+        if wd:
+            out -= (lr * wd) * params
+
+
+_CLASSES: dict[str, type[Optimizer]] = {
+    "sgd": SGD,
+    "rmsprop": RMSprop,
+    "adagrad": Adagrad,
+    "adam": Adam,
+    "adamw": AdamW,
+}
+
+
+def make_optimizer(name: str, n_params: int, **hyper: float | bool) -> Optimizer:
+    """Build an optimizer by name; unknown names and bad values raise ValueError."""
+    if name not in _CLASSES:
+        raise ValueError(f"optimizer: {name!r} is not one of {', '.join(OPTIMIZERS)}")
+    return _CLASSES[name](n_params, **hyper)

@@ -1,0 +1,278 @@
+"""The training loop on arrays: mini-batches, optimizer steps and per-step diagnostics.
+
+``Trainer.run(n)`` performs up to ``n`` steps and returns what happened in them: the
+batch loss, the learning rate and, for every layer, the norm of its weight gradient, the
+norm of its weights and the norm of the update just applied, recorded at every step for
+the cost of three numpy calls. Every ``eval_every`` steps it also measures the loss and
+accuracy on the whole training and test sets, which drives early stopping and
+reduce-on-plateau.
+
+A non-finite loss, gradient or weight stops the run and is reported as divergence; the
+trainer then refuses further steps until it is rebuilt.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .network import Network
+from .optimizers import Optimizer, check_learning_rate
+from .schedules import Constant, EarlyStopping, Schedule
+
+
+@dataclass(frozen=True)
+class StepLog:
+    """Per-step records for a run of consecutive steps."""
+
+    step: np.ndarray  # (n,) step number after the step (1-based)
+    loss: np.ndarray  # (n,) batch loss including the L1/L2 penalty
+    penalty: np.ndarray  # (n,) the L1/L2 part of it
+    learning_rate: np.ndarray  # (n,)
+    norms: np.ndarray  # (n, 3, L): weight-gradient, weight and update norm per layer
+
+    @property
+    def grad_norm(self) -> np.ndarray:
+        return self.norms[:, 1]
+
+    @property
+    def weight_norm(self) -> np.ndarray:
+        return self.norms[:, 0]
+
+    @property
+    def update_ratio(self) -> np.ndarray:
+        """Size of each step relative to the weights: around 1e-3 is healthy."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self.norms[:, 2] / self.norms[:, 0]
+
+    def __len__(self) -> int:
+        return len(self.step)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Loss and accuracy over the whole training and test sets at one step."""
+
+    step: int
+    epoch: int
+    train_loss: float  # data loss plus the L1/L2 penalty
+    penalty: float
+    test_loss: float  # data loss only; nan without a test set
+    train_accuracy: float | None
+    test_accuracy: float | None
+
+
+@dataclass
+class RunResult:
+    log: StepLog
+    evaluations: list[Evaluation] = field(default_factory=list)
+    diverged: str | None = None
+    stopped: str | None = None
+
+
+class Trainer:
+    """Mini-batch training of one network on fixed training and test arrays."""
+
+    def __init__(
+        self,
+        network: Network,
+        optimizer: Optimizer,
+        x_train: np.ndarray,
+        y_train: np.ndarray,
+        x_test: np.ndarray | None = None,
+        y_test: np.ndarray | None = None,
+        *,
+        learning_rate: float = 0.03,
+        batch_size: int = 10,
+        l1: float = 0.0,
+        l2: float = 0.0,
+        schedule: Schedule | None = None,
+        early_stopping: EarlyStopping | None = None,
+        eval_every: int | None = 10,
+        batch_rng: np.random.Generator | None = None,
+        dropout_rng: np.random.Generator | None = None,
+        shuffle: bool = True,
+    ) -> None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+                or batch_size < 1:
+            raise ValueError(f"batch_size: must be an integer >= 1, got {batch_size!r}")
+        for name, value in (("l1", l1), ("l2", l2)):
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name}: must be a finite number >= 0, got {value!r}")
+        if eval_every is not None and eval_every < 1:
+            raise ValueError(f"eval_every: must be >= 1 or None, got {eval_every!r}")
+        x_train = np.ascontiguousarray(x_train, dtype=np.float64)
+        if x_train.ndim != 2 or x_train.shape[1] != network.spec.n_inputs:
+            raise ValueError(
+                f"x_train: expected shape (n, {network.spec.n_inputs}), got {x_train.shape}"
+            )
+        if len(x_train) == 0:
+            raise ValueError("x_train: the training set is empty")
+        self.network = network
+        self.optimizer = optimizer
+        self.x_train, self.y_train = x_train, np.asarray(y_train)
+        self.t_train = network.encode_targets(self.y_train)
+        self._x_train_aug = network.augment(x_train)
+        if x_test is None or len(x_test) == 0:
+            self.x_test = np.empty((0, network.spec.n_inputs))
+            self.y_test = np.empty(0, dtype=self.y_train.dtype)
+        else:
+            self.x_test = np.ascontiguousarray(x_test, dtype=np.float64)
+            self.y_test = np.asarray(y_test)
+        self.t_test = network.encode_targets(self.y_test)
+        self.base_lr = check_learning_rate(learning_rate)
+        self.batch_size = int(min(batch_size, len(x_train)))
+        self.l1, self.l2 = float(l1), float(l2)
+        self.schedule = schedule or Constant()
+        self.early_stopping = early_stopping
+        self.eval_every = eval_every
+        self.batch_rng = batch_rng or np.random.default_rng(0)
+        self.dropout_rng = dropout_rng or np.random.default_rng(1)
+        self.shuffle = shuffle
+
+        self.step = 0
+        self.epoch = 0
+        self.diverged: str | None = None
+        self.stopped: str | None = None
+        self._best_state: dict[str, np.ndarray] | None = None
+        self._pos = len(x_train)  # forces a fresh epoch order on the first step
+        self._ex, self._et = self._x_train_aug, self.t_train
+        layers = len(network.layers)
+        self._sq = np.empty((3, network.n_params))
+        self._seg = np.empty((3, 2 * layers))
+        self.last_norms = np.zeros((3, layers))
+
+    # ----------------------------------------------------------------------------------
+    @property
+    def learning_rate(self) -> float:
+        """The rate the next step will use: the base rate times the schedule's factor."""
+        return self.base_lr * self.schedule.factor(self.step)
+
+    def set_learning_rate(self, lr: float) -> None:
+        self.base_lr = check_learning_rate(lr)
+
+    def _new_epoch(self) -> None:
+        if self._pos < len(self.x_train):
+            return
+        if self.step > 0:
+            self.epoch += 1
+        if self.shuffle:
+            order = self.batch_rng.permutation(len(self.x_train))
+            self._ex = self._x_train_aug[order]
+            self._et = self.t_train[order]
+        self._pos = 0
+
+    def run(self, n_steps: int, deadline: float | None = None) -> RunResult:
+        """Train up to ``n_steps`` steps (fewer if it diverges, stops early, or the
+        ``time.perf_counter()`` deadline passes) and return their records."""
+        n_steps = max(0, int(n_steps))
+        net, opt = self.network, self.optimizer
+        L = len(net.layers)
+        steps = np.empty(n_steps, dtype=np.int64)
+        losses = np.empty(n_steps)
+        penalties = np.empty(n_steps)
+        rates = np.empty(n_steps)
+        norms = np.empty((n_steps, 3, L))
+        evaluations: list[Evaluation] = []
+        result = RunResult(StepLog(steps, losses, penalties, rates, norms), evaluations)
+        if self.diverged or self.stopped:
+            result.diverged, result.stopped = self.diverged, self.stopped
+            return self._trim(result, 0)
+
+        buf, params, grad, update = net.buffer, net.params, net.grad, net.update
+        bounds = net.diag_bounds
+        sq, seg = self._sq, self._seg
+        b, n_train = self.batch_size, len(self.x_train)
+        l1, l2 = self.l1, self.l2
+        schedule, drop_rng = self.schedule, self.dropout_rng
+        eval_every = self.eval_every
+        done = 0
+        for k in range(n_steps):
+            if self._pos >= n_train:
+                self._new_epoch()
+            pos = self._pos
+            xb = self._ex[pos : pos + b]
+            tb = self._et[pos : pos + b]
+            self._pos = pos + b
+            lr = self.base_lr * schedule.factor(self.step)
+            loss, penalty = net.loss_and_grad(xb, tb, drop_rng, l1=l1, l2=l2)
+            opt.step(params, grad, update, lr)
+            params += update
+            self.step += 1
+            np.square(buf, out=sq)
+            np.add.reduceat(sq, bounds, axis=1, out=seg)
+            np.sqrt(seg[:, ::2], out=norms[k])
+            total = loss + penalty
+            steps[k] = self.step
+            losses[k] = total
+            penalties[k] = penalty
+            rates[k] = lr
+            done = k + 1
+            if not math.isfinite(total + float(seg.sum())):
+                self.diverged = self._divergence_message(total, norms[k])
+                result.diverged = self.diverged
+                break
+            if eval_every and self.step % eval_every == 0:
+                ev = self.evaluate()
+                evaluations.append(ev)
+                if self._after_evaluation(ev):
+                    result.stopped = self.stopped
+                    break
+            if deadline is not None and (k & 15) == 15 and time.perf_counter() > deadline:
+                break
+        if done:
+            self.last_norms[...] = norms[done - 1]
+        return self._trim(result, done)
+
+    @staticmethod
+    def _trim(result: RunResult, n: int) -> RunResult:
+        log = result.log
+        result.log = StepLog(log.step[:n], log.loss[:n], log.penalty[:n],
+                             log.learning_rate[:n], log.norms[:n])
+        return result
+
+    def _divergence_message(self, loss: float, norms: np.ndarray) -> str:
+        what = "loss" if not math.isfinite(loss) else (
+            "gradients" if not np.all(np.isfinite(norms[1])) else "weights")
+        return (f"Training diverged at step {self.step}: the {what} became infinite or "
+                f"not a number (learning rate {self.learning_rate:.3g}).")
+
+    def _after_evaluation(self, ev: Evaluation) -> bool:
+        monitored = ev.test_loss if len(self.x_test) else ev.train_loss
+        self.schedule.observe(monitored)
+        es = self.early_stopping
+        if es is None:
+            return False
+        improved, stop = es.observe(self.step, monitored)
+        if improved and es.restore_best:
+            self._best_state = self.network.state()
+        if stop:
+            restored = ""
+            if es.restore_best and self._best_state is not None:
+                self.network.load_state(self._best_state)
+                restored = f"; restored the weights of step {es.best_step}"
+            which = "test" if len(self.x_test) else "training"
+            self.stopped = (f"Stopped early at step {self.step}: the {which} loss has not "
+                            f"improved for {es.patience} steps (best {es.best:.4g} at step "
+                            f"{es.best_step}{restored}).")
+            return True
+        return False
+
+    # ----------------------------------------------------------------------------------
+    def penalty(self) -> float:
+        return self.network.penalty(self.l1, self.l2)
+
+    def evaluate(self) -> Evaluation:
+        """Loss and accuracy over the whole training and test sets (evaluation mode)."""
+        net = self.network
+        train_loss, train_acc = net.evaluate(self.x_train, self.y_train, self.t_train)
+        if len(self.x_test):
+            test_loss, test_acc = net.evaluate(self.x_test, self.y_test, self.t_test)
+        else:
+            test_loss, test_acc = float("nan"), None
+        pen = self.penalty()
+        return Evaluation(self.step, self.epoch, train_loss + pen, pen, test_loss,
+                          train_acc, test_acc)
