@@ -58,10 +58,10 @@ def sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     if out is None:
         out = np.empty_like(z)
     # 1 / (1 + exp(-z)) overflows exp for z << 0; 0.5 * (1 + tanh(z / 2)) never does.
-    np.multiply(z, 0.5, out=out)
-    np.tanh(out, out=out)
-    out += 1.0
-    out *= 0.5
+    np.multiply(z, 0.5, out)
+    np.tanh(out, out)
+    np.multiply(out, 0.5, out)
+    np.add(out, 0.5, out)
     return out
 
 
@@ -82,19 +82,19 @@ def _sigmoid(z, out, alpha):
 
 
 def _sigmoid_d(z, a, out, alpha):
-    np.subtract(1.0, a, out=out)
-    out *= a
+    np.subtract(1.0, a, out)
+    np.multiply(out, a, out)
     return out
 
 
 # --- tanh ---------------------------------------------------------------------------------
 def _tanh(z, out, alpha):
-    return np.tanh(z, out=out)
+    return np.tanh(z, out)
 
 
 def _tanh_d(z, a, out, alpha):
-    np.multiply(a, a, out=out)
-    np.subtract(1.0, out, out=out)
+    np.multiply(a, a, out)
+    np.subtract(1.0, out, out)
     return out
 
 
@@ -105,7 +105,7 @@ def _relu(z, out, alpha):
 
 def _relu_d(z, a, out, alpha):
     # a = max(z, 0) >= 0, so sign(a) is 1 where z > 0 and 0 elsewhere.
-    return np.sign(a, out=out)
+    return np.sign(a, out)
 
 
 # --- leaky relu and prelu (alpha is a scalar or one slope per unit) -----------------------

@@ -50,6 +50,16 @@ class Head:
     name = ""
     is_classifier = True
 
+    def __init__(self) -> None:
+        self._ones: dict[int, np.ndarray] = {}
+
+    def ones(self, n: int) -> np.ndarray:
+        """A cached vector of n ones: ``x.dot(ones)`` sums faster than ``x.sum()``."""
+        o = self._ones.get(n)
+        if o is None:
+            o = self._ones[n] = np.ones(n)
+        return o
+
     def forward(self, z: np.ndarray, out: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
@@ -68,14 +78,18 @@ class Head:
         raise NotImplementedError
 
     def train(self, z: np.ndarray, t: np.ndarray, a: np.ndarray, d: np.ndarray) -> float:
-        """Training pass in one go: output into ``a``, ``dL/dz`` into ``d``, returns the loss.
+        """Training pass in one go, on arrays laid out units x batch (k, n).
 
-        Equivalent to ``forward``, ``loss`` and ``delta`` in turn; subclasses share the
-        intermediate results to save work on every step.
+        Writes the output into ``a`` and ``dL/dz`` into ``d`` and returns the mean loss.
+        The training path keeps a layer's values unit by unit with the batch innermost, so
+        every row is one contiguous vector; the subclasses compute the same three formulas
+        as ``forward``, ``loss`` and ``delta``, sharing intermediate results.
         """
-        self.forward(z, a)
-        loss = self.loss(z, a, t)
-        self.delta(z, a, t, d)
+        zt, at = z.T, np.empty((z.shape[1], z.shape[0]))
+        self.forward(zt, at)
+        a[...] = at.T
+        loss = self.loss(zt, at, t.T)
+        d[...] = self.delta(zt, at, t.T, np.empty_like(at)).T
         return loss
 
     def accuracy(self, a: np.ndarray, y: np.ndarray) -> float | None:
@@ -102,12 +116,13 @@ class SigmoidHead(Head):
         return out
 
     def train(self, z, t, a, d):
+        n = z.shape[1]
         sigmoid(z, a)
-        np.logaddexp(0.0, z, out=d)
-        loss = (float(d.sum()) - float(np.vdot(t, z))) / z.shape[0]
-        np.subtract(a, t, out=d)
-        d *= 1.0 / z.shape[0]
-        return loss
+        np.logaddexp(0.0, z, d)
+        loss = (d[0].dot(self.ones(n)) - np.vdot(t, z)) / n
+        np.subtract(a, t, d)
+        np.multiply(d, 1.0 / n, d)
+        return float(loss)
 
     def encode(self, y, n_outputs):
         return np.asarray(y, dtype=np.float64).reshape(-1, 1).copy()
@@ -127,17 +142,30 @@ class SoftmaxHead(Head):
         return (float(lse.sum()) - float(np.vdot(t, z))) / z.shape[0]
 
     def train(self, z, t, a, d):
-        n = z.shape[0]
-        # logsumexp(z) = m + log(sum exp(z - m)); softmax = exp(z - m) / sum exp(z - m).
-        m = _row_max(z)
-        np.subtract(z, m[:, None], out=a)
-        np.exp(a, out=a)
-        s = _row_sum(a)
-        a /= s[:, None]
-        loss = (float(np.log(s).sum()) + float(m.sum()) - float(np.vdot(t, z))) / n
-        np.subtract(a, t, out=d)
-        d *= 1.0 / n
-        return loss
+        k, n = z.shape
+        m, s, ones_k = self._scratch(n, k)
+        # logsumexp(z) = m + log(sum exp(z - m)); softmax = exp(z - m) / sum exp(z - m),
+        # with m the maximum over the k rows (one row per class).
+        np.maximum(z[0], z[1], out=m)
+        for j in range(2, k):
+            np.maximum(m, z[j], out=m)
+        np.subtract(z, m, a)
+        np.exp(a, a)
+        ones_k.dot(a, s)
+        np.divide(a, s, a)
+        np.log(s, s)
+        np.add(s, m, s)
+        loss = (s.dot(self.ones(n)) - np.vdot(t, z)) / n
+        np.subtract(a, t, d)
+        np.multiply(d, 1.0 / n, d)
+        return float(loss)
+
+    def _scratch(self, n: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        key = (n, k)
+        bufs = self.__dict__.setdefault("_bufs", {})
+        if key not in bufs:
+            bufs[key] = (np.empty(n), np.empty(n), np.ones(k))
+        return bufs[key]
 
     def delta(self, z, a, t, out):
         np.subtract(a, t, out=out)
@@ -193,10 +221,11 @@ class LinearHead(Head):
 
     def train(self, z, t, a, d):
         np.copyto(a, z)
-        np.subtract(z, t, out=d)
-        loss = 0.5 * float(np.vdot(d, d)) / z.shape[0]
-        d *= 1.0 / z.shape[0]
-        return loss
+        np.subtract(z, t, d)
+        dr = d.ravel()
+        loss = 0.5 * dr.dot(dr) / z.shape[1]
+        np.multiply(d, 1.0 / z.shape[1], d)
+        return float(loss)
 
     def encode(self, y, n_outputs):
         return np.asarray(y, dtype=np.float64).reshape(len(y), -1).copy()
@@ -222,12 +251,13 @@ class ClassicHead(Head):
         return out
 
     def train(self, z, t, a, d):
-        np.tanh(z, out=a)
-        np.subtract(a, t, out=d)
-        loss = 0.5 * float(np.vdot(d, d)) / z.shape[0]
+        np.tanh(z, a)
+        np.subtract(a, t, d)
+        dr = d.ravel()
+        loss = 0.5 * dr.dot(dr) / z.shape[1]
         d *= 1.0 - a * a
-        d *= 1.0 / z.shape[0]
-        return loss
+        np.multiply(d, 1.0 / z.shape[1], d)
+        return float(loss)
 
     def encode(self, y, n_outputs):
         return (2.0 * np.asarray(y, dtype=np.float64) - 1.0).reshape(-1, 1)

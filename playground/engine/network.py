@@ -168,25 +168,54 @@ class ForwardResult:
 
 
 class _Work:
-    """Work arrays for one batch size, allocated once and reused every step."""
+    """Work arrays for one batch size, allocated once and reused every step.
+
+    The training pass keeps every layer's values unit by unit with the batch innermost,
+    shape (units, n): each unit's values over the batch are one contiguous row, the bias
+    input is a trailing row of ones, and the softmax works on whole rows. (The public
+    arrays, inputs and ``ForwardResult``, stay in the usual (n, units) layout.)
+    ``forward_plan`` and ``backward_plan`` hold, per hidden layer, everything a training
+    pass touches, so the hot loop does no look-ups.
+    """
 
     def __init__(self, net: Network, n: int) -> None:
         hidden = net.hidden_layers
         self.ones = np.ones(n)
-        # a[i] is layer i's output with a trailing column of ones (the bias input).
-        self.a_aug = [np.ones((n, layer.units + 1)) for layer in hidden]
-        self.a = [aa[:, :-1] for aa in self.a_aug]
-        self.z = [np.empty((n, layer.units)) for layer in net.layers]
-        self.h = [np.empty((n, layer.units)) if layer.batch_norm else self.z[i]
+        # a_aug[i] is layer i's output with a trailing row of ones (the bias input).
+        self.a_aug = [np.ones((layer.units + 1, n)) for layer in hidden]
+        self.a = [aa[:-1] for aa in self.a_aug]
+        self.z = [np.empty((layer.units, n)) for layer in net.layers]
+        self.h = [np.empty((layer.units, n)) if layer.batch_norm else self.z[i]
                   for i, layer in enumerate(hidden)]
-        self.act = [np.empty((n, layer.units)) if layer.dropout else self.a[i]
+        # f(h) before dropout; the same array as a[i] when there is no dropout.
+        self.act = [np.empty((layer.units, n)) if layer.dropout else self.a[i]
                     for i, layer in enumerate(hidden)]
-        self.d = [np.empty((n, layer.units)) for layer in net.layers]
-        self.da = [np.empty((n, layer.units)) for layer in hidden]
-        self.masks = [np.empty((n, layer.units)) if layer.dropout else None for layer in hidden]
-        self.zhat = [np.empty((n, layer.units)) if layer.batch_norm else None for layer in hidden]
+        self.d = [np.empty((layer.units, n)) for layer in net.layers]
+        self.da = [np.empty((layer.units, n)) for layer in hidden]
+        self.masks = [np.empty((layer.units, n)) if layer.dropout else None for layer in hidden]
+        self.zhat = [np.empty((layer.units, n)) if layer.batch_norm else None for layer in hidden]
         self.inv_std: list[np.ndarray | None] = [None] * len(hidden)
-        self.out = np.empty((n, net.spec.n_outputs))
+        self.out = np.empty((net.spec.n_outputs, n))
+        params = [_column_param(layer) for layer in hidden]
+        plain = [not (layer.batch_norm or layer.dropout) for layer in hidden]
+        self.forward_plan = [
+            (i, layer, plain[i], layer.Wb.T, act.FORWARD[layer.activation], params[i],
+             self.z[i], self.h[i], self.act[i], self.a_aug[i])
+            for i, layer in enumerate(hidden)
+        ]
+        self.backward_plan = [
+            (i, layer, plain[i] and layer.slope is None, act.DERIVATIVE[layer.activation],
+             params[i], self.h[i], self.act[i], self.d[i], self.da[i], layer.gWb,
+             self.a_aug[i - 1] if i > 0 else None, layer.Wb[:-1],
+             self.da[i - 1] if i > 0 else None)
+            for i, layer in reversed(list(enumerate(hidden)))
+        ]
+
+
+def _column_param(layer: Layer) -> float | np.ndarray:
+    """The activation parameter shaped to broadcast over (units, n) arrays."""
+    p = layer.act_param()
+    return p[:, None] if isinstance(p, np.ndarray) else p
 
 
 class Network:
@@ -351,81 +380,49 @@ class Network:
         Batch normalization uses batch statistics and updates its running ones.
         """
         n = x_aug.shape[0]
-        w = self._work_for(n)
-        layers = self.layers
-        last = len(layers) - 1
-        a_prev = x_aug
-        for i in range(last):
-            layer = layers[i]
-            z = w.z[i]
-            np.dot(a_prev, layer.Wb, out=z)
-            h = z
-            if layer.batch_norm:
-                h = w.h[i]
-                mean = np.dot(w.ones, z) / n
-                zhat = w.zhat[i]
-                np.subtract(z, mean, out=zhat)
-                var = np.dot(w.ones, zhat * zhat) / n
-                inv_std = 1.0 / np.sqrt(var + BN_EPSILON)
-                zhat *= inv_std
-                w.inv_std[i] = inv_std
-                np.multiply(zhat, layer.gamma, out=h)
-                h += layer.beta
-                layer.running_mean *= BN_MOMENTUM
-                layer.running_mean += (1.0 - BN_MOMENTUM) * mean
-                layer.running_var *= BN_MOMENTUM
-                layer.running_var += (1.0 - BN_MOMENTUM) * var
-            act.FORWARD[layer.activation](h, w.act[i], layer.act_param())
-            if layer.dropout:
-                mask = w.masks[i]
-                if masks is not None and masks[i] is not None:
-                    mask[...] = masks[i]
-                else:
-                    if dropout_rng is None:
-                        raise ValueError("dropout_rng: needed for a network with dropout")
-                    keep = 1.0 - layer.dropout
-                    np.less(dropout_rng.random((n, layer.units)), keep, out=mask,
-                            casting="unsafe")
-                    mask *= 1.0 / keep
-                np.multiply(w.act[i], mask, out=w.a[i])
-            a_prev = w.a_aug[i]
-
-        out_layer = layers[last]
-        z_out = w.z[last]
-        np.dot(a_prev, out_layer.Wb, out=z_out)
-        d = w.d[last]
-        loss = self.head.train(z_out, t, w.out, d)
-
-        for i in range(last, -1, -1):
-            layer = layers[i]
-            if i < last:
-                da = w.da[i]
-                d = w.d[i]
-                h = w.h[i]
-                param = layer.act_param()
+        w = self._work.get(n) or self._work_for(n)
+        multiply = np.multiply
+        x_t = x_aug.T
+        a_prev = x_t
+        for i, layer, plain, Wb_t, fwd, param, z, h, act_out, a_aug in w.forward_plan:
+            Wb_t.dot(a_prev, z)
+            if plain:
+                fwd(z, act_out, param)
+            else:
+                if layer.batch_norm:
+                    self._batch_norm_forward(layer, w, i, n)
+                fwd(h, act_out, param)
                 if layer.dropout:
-                    da *= w.masks[i]
+                    self._dropout_forward(layer, w, i, n, dropout_rng, masks)
+            a_prev = a_aug
+
+        last = len(self.layers) - 1
+        out_layer = self.layers[last]
+        z_out = w.z[last]
+        out_layer.Wb.T.dot(a_prev, z_out)
+        d = w.d[last]
+        loss = self.head.train(z_out, t.T, w.out, d)
+        a_prev.dot(d.T, out_layer.gWb)
+        if last > 0:
+            out_layer.Wb[:-1].dot(d, w.da[last - 1])
+
+        for (i, layer, plain, deriv, param, h, act_out, d, da, gWb, a_in, W,
+             da_prev) in w.backward_plan:
+            if not plain:
+                if layer.dropout:
+                    multiply(da, w.masks[i], da)
                 if layer.slope is not None:
                     # dL/dslope_j = sum over the batch of dL/da * min(h, 0).
-                    np.dot(w.ones, da * np.minimum(h, 0.0), out=layer.g_slope)
-                act.DERIVATIVE[layer.activation](h, w.act[i], d, param)
-                d *= da
-                if layer.batch_norm:
-                    zhat, inv_std = w.zhat[i], w.inv_std[i]
-                    np.dot(w.ones, d * zhat, out=layer.g_gamma)
-                    np.dot(w.ones, d, out=layer.g_beta)
-                    # dz = inv_std / n * (n dzhat - sum(dzhat) - zhat * sum(dzhat zhat))
-                    dzhat = d * layer.gamma
-                    s1 = np.dot(w.ones, dzhat)
-                    s2 = np.dot(w.ones, dzhat * zhat)
-                    dzhat *= n
-                    dzhat -= s1
-                    dzhat -= zhat * s2
-                    np.multiply(dzhat, inv_std / n, out=d)
-            a_in = x_aug if i == 0 else w.a_aug[i - 1]
-            np.dot(a_in.T, d, out=layer.gWb)
-            if i > 0:
-                np.dot(d, layer.Wb[:-1].T, out=w.da[i - 1])
+                    (da * np.minimum(h, 0.0)).dot(w.ones, out=layer.g_slope)
+            deriv(h, act_out, d, param)
+            multiply(d, da, d)
+            if layer.batch_norm:
+                self._batch_norm_backward(layer, w, i, n, d)
+            if a_in is None:
+                x_t.dot(d.T, gWb)
+            else:
+                a_in.dot(d.T, gWb)
+                W.dot(d, da_prev)
 
         penalty = 0.0
         if l2 or l1:
@@ -436,6 +433,60 @@ class Network:
             if l1:
                 self.grad += (l1 * np.sign(self.params)) * mask
         return loss, penalty
+
+    @staticmethod
+    def _batch_norm_forward(layer: Layer, w: _Work, i: int, n: int) -> None:
+        """h = gamma * (z - mean) / sqrt(var + eps) + beta, with batch statistics."""
+        z, h, zhat = w.z[i], w.h[i], w.zhat[i]
+        mean = z.dot(w.ones) / n
+        np.subtract(z, mean[:, None], out=zhat)
+        var = (zhat * zhat).dot(w.ones) / n
+        inv_std = 1.0 / np.sqrt(var + BN_EPSILON)
+        zhat *= inv_std[:, None]
+        w.inv_std[i] = inv_std
+        np.multiply(zhat, layer.gamma[:, None], out=h)
+        h += layer.beta[:, None]
+        layer.running_mean *= BN_MOMENTUM
+        layer.running_mean += (1.0 - BN_MOMENTUM) * mean
+        layer.running_var *= BN_MOMENTUM
+        layer.running_var += (1.0 - BN_MOMENTUM) * var
+
+    @staticmethod
+    def _batch_norm_backward(layer: Layer, w: _Work, i: int, n: int, d: np.ndarray) -> None:
+        """Turn dL/dh (in ``d``) into dL/dz, filling the gamma and beta gradients.
+
+        dz = inv_std / n * (n dzhat - sum(dzhat) - zhat * sum(dzhat * zhat)),
+        where dzhat = dL/dh * gamma (Ioffe and Szegedy, 2015).
+        """
+        zhat, inv_std, ones = w.zhat[i], w.inv_std[i], w.ones
+        (d * zhat).dot(ones, out=layer.g_gamma)
+        d.dot(ones, out=layer.g_beta)
+        dzhat = d * layer.gamma[:, None]
+        s1 = dzhat.dot(ones)
+        s2 = (dzhat * zhat).dot(ones)
+        dzhat *= n
+        dzhat -= s1[:, None]
+        dzhat -= zhat * s2[:, None]
+        np.multiply(dzhat, (inv_std / n)[:, None], out=d)
+
+    @staticmethod
+    def _dropout_forward(layer: Layer, w: _Work, i: int, n: int,
+                         rng: np.random.Generator | None,
+                         masks: list[np.ndarray | None] | None) -> None:
+        """Inverted dropout: keep each unit with probability 1 - p and scale it by 1 / (1 - p).
+
+        Masks given by the caller are (n, units), already scaled.
+        """
+        mask = w.masks[i]
+        if masks is not None and masks[i] is not None:
+            mask[...] = np.asarray(masks[i]).T
+        else:
+            if rng is None:
+                raise ValueError("dropout_rng: needed for a network with dropout")
+            keep = 1.0 - layer.dropout
+            np.less(rng.random((n, layer.units)).T, keep, out=mask, casting="unsafe")
+            mask *= 1.0 / keep
+        np.multiply(w.act[i], mask, out=w.a[i])
 
     # ----------------------------------------------------------------------------------
     def forward(self, x: np.ndarray, keep_hidden: bool = False,

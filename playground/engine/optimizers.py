@@ -226,20 +226,22 @@ class Adam(Optimizer):
         b1, b2, eps = self.hyper["beta1"], self.hyper["beta2"], self.hyper["epsilon"]
         t = self.steps
         m, v, tmp = self.m, self.v, self._tmp
-        m *= b1
-        np.multiply(grad, 1.0 - b1, out=tmp)
-        m += tmp
-        v *= b2
-        np.multiply(grad, grad, out=tmp)
-        tmp *= 1.0 - b2
-        v += tmp
-        bias1 = 1.0 - b1**t
-        bias2_sqrt = math.sqrt(1.0 - b2**t)
-        np.sqrt(v, out=tmp)
-        tmp *= 1.0 / bias2_sqrt
-        tmp += eps
-        np.divide(m, tmp, out=out)
-        out *= -lr / bias1
+        multiply, add = np.multiply, np.add
+        multiply(m, b1, m)
+        multiply(grad, 1.0 - b1, tmp)
+        add(m, tmp, m)
+        multiply(grad, grad, tmp)
+        multiply(tmp, 1.0 - b2, tmp)
+        multiply(v, b2, v)
+        add(v, tmp, v)
+        # m_hat / (sqrt(v_hat) + eps) = (c2 / c1) m / (sqrt(v) + c2 eps), with c1 = 1 - b1^t
+        # and c2 = sqrt(1 - b2^t): one pass fewer over the parameters.
+        c1 = 1.0 - b1**t
+        c2 = math.sqrt(1.0 - b2**t)
+        np.sqrt(v, tmp)
+        add(tmp, c2 * eps, tmp)
+        np.divide(m, tmp, out)
+        multiply(out, -lr * c2 / c1, out)
 
     def state(self):
         return {**super().state(), "m": self.m.copy(), "v": self.v.copy()}

@@ -142,7 +142,6 @@ class Trainer:
         self._ex, self._et = self._x_train_aug, self.t_train
         layers = len(network.layers)
         self._sq = np.empty((3, network.n_params))
-        self._seg = np.empty((3, 2 * layers))
         self.last_norms = np.zeros((3, layers))
 
     # ----------------------------------------------------------------------------------
@@ -182,40 +181,43 @@ class Trainer:
             result.diverged, result.stopped = self.diverged, self.stopped
             return self._trim(result, 0)
 
-        buf, params, grad, update = net.buffer, net.params, net.grad, net.update
+        buf, params, update = net.buffer, net.params, net.update
+        grad = net.grad
         bounds = net.diag_bounds
-        sq, seg = self._sq, self._seg
+        sq = self._sq
+        sums = np.empty((n_steps, 3, len(bounds)))  # per-step sums of squares per segment
         b, n_train = self.batch_size, len(self.x_train)
         l1, l2 = self.l1, self.l2
         schedule, drop_rng = self.schedule, self.dropout_rng
-        eval_every = self.eval_every
+        constant_rate = type(schedule) is Constant
+        eval_every = self.eval_every or 0
+        loss_and_grad, opt_step = net.loss_and_grad, opt.step
+        square, add, reduceat, isfinite = np.square, np.add, np.add.reduceat, math.isfinite
+        start = self.step
         done = 0
         for k in range(n_steps):
             if self._pos >= n_train:
                 self._new_epoch()
             pos = self._pos
-            xb = self._ex[pos : pos + b]
-            tb = self._et[pos : pos + b]
             self._pos = pos + b
-            lr = self.base_lr * schedule.factor(self.step)
-            loss, penalty = net.loss_and_grad(xb, tb, drop_rng, l1=l1, l2=l2)
-            opt.step(params, grad, update, lr)
-            params += update
-            self.step += 1
-            np.square(buf, out=sq)
-            np.add.reduceat(sq, bounds, axis=1, out=seg)
-            np.sqrt(seg[:, ::2], out=norms[k])
+            step = start + k
+            lr = self.base_lr if constant_rate else self.base_lr * schedule.factor(step)
+            loss, penalty = loss_and_grad(self._ex[pos : pos + b], self._et[pos : pos + b],
+                                          drop_rng, None, l1, l2)
+            opt_step(params, grad, update, lr)
+            add(params, update, params)
+            square(buf, sq)
+            reduceat(sq, bounds, 1, None, sums[k])
             total = loss + penalty
-            steps[k] = self.step
             losses[k] = total
             penalties[k] = penalty
             rates[k] = lr
             done = k + 1
-            if not math.isfinite(total + float(seg.sum())):
-                self.diverged = self._divergence_message(total, norms[k])
-                result.diverged = self.diverged
+            if not isfinite(total):
+                self.step = step + 1
                 break
-            if eval_every and self.step % eval_every == 0:
+            if eval_every and (step + 1) % eval_every == 0:
+                self.step = step + 1
                 ev = self.evaluate()
                 evaluations.append(ev)
                 if self._after_evaluation(ev):
@@ -223,8 +225,17 @@ class Trainer:
                     break
             if deadline is not None and (k & 15) == 15 and time.perf_counter() > deadline:
                 break
+        self.step = start + done
+        steps[:done] = np.arange(start + 1, start + done + 1)
+        np.sqrt(sums[:done, :, ::2], out=norms[:done])
         if done:
             self.last_norms[...] = norms[done - 1]
+            bad = ~np.isfinite(losses[:done]) | ~np.all(np.isfinite(norms[:done]), axis=(1, 2))
+            if bad.any():
+                first = int(np.argmax(bad))
+                self.diverged = self._divergence_message(start + first + 1, losses[first],
+                                                         norms[first])
+                result.diverged = self.diverged
         return self._trim(result, done)
 
     @staticmethod
@@ -234,10 +245,14 @@ class Trainer:
                              log.learning_rate[:n], log.norms[:n])
         return result
 
-    def _divergence_message(self, loss: float, norms: np.ndarray) -> str:
-        what = "loss" if not math.isfinite(loss) else (
-            "gradients" if not np.all(np.isfinite(norms[1])) else "weights")
-        return (f"Training diverged at step {self.step}: the {what} became infinite or "
+    def _divergence_message(self, step: int, loss: float, norms: np.ndarray) -> str:
+        if not np.all(np.isfinite(norms[1])):
+            what = "gradients"
+        elif not np.all(np.isfinite(norms[0])):
+            what = "weights"
+        else:
+            what = "loss"
+        return (f"Training diverged at step {step}: the {what} became infinite or "
                 f"not a number (learning rate {self.learning_rate:.3g}).")
 
     def _after_evaluation(self, ev: Evaluation) -> bool:
