@@ -92,9 +92,11 @@ class NetworkSpec:
                 raise ValueError(f"hidden[{i}]: must be a LayerSpec, got {type(layer).__name__}")
         check_head(self.head)
         if self.head in ("sigmoid", "classic") and self.n_outputs != 1:
-            raise ValueError(f"n_outputs: the {self.head} head has one output, got {self.n_outputs}")
+            raise ValueError(
+                f"n_outputs: the {self.head} head has one output, got {self.n_outputs}")
         if self.head == "softmax" and self.n_outputs < 2:
-            raise ValueError(f"n_outputs: the softmax head needs >= 2 outputs, got {self.n_outputs}")
+            raise ValueError(
+                f"n_outputs: the softmax head needs >= 2 outputs, got {self.n_outputs}")
         check_initializer(self.init)
 
     @property

@@ -61,7 +61,8 @@ class Optimizer:
         for key in hyper:
             if key not in self.hyper:
                 allowed = ", ".join(self.hyper) or "none"
-                raise ValueError(f"{key}: not a parameter of {self.name} (its parameters: {allowed})")
+                raise ValueError(
+                    f"{key}: not a parameter of {self.name} (its parameters: {allowed})")
         merged = {**self.hyper, **hyper}
         self._validate(merged)
         self.hyper = merged

@@ -82,7 +82,8 @@ class CosineDecay(Schedule):
 
     def factor(self, step):
         progress = min(step, self.total_steps) / self.total_steps
-        return self.min_factor + (1.0 - self.min_factor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+        cosine = 0.5 * (1.0 + math.cos(math.pi * progress))
+        return self.min_factor + (1.0 - self.min_factor) * cosine
 
 
 class ReduceOnPlateau(Schedule):

@@ -124,7 +124,8 @@ def optimizer_hyper(opt: OptimizerConfig) -> dict[str, float | bool]:
 
 
 def build_schedule(cfg: ScheduleConfig):
-    return make_schedule(cfg.name, **{name: getattr(cfg, name) for name in SCHEDULE_FIELDS[cfg.name]})
+    params = {name: getattr(cfg, name) for name in SCHEDULE_FIELDS[cfg.name]}
+    return make_schedule(cfg.name, **params)
 
 
 def build_early_stopping(training: TrainingConfig) -> EarlyStopping | None:

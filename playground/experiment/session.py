@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from playground.data import make_grid
-from playground.engine import Trainer, layer_statistics
+from playground.engine import layer_statistics
 from playground.experiment.build import PreparedData, apply_training, build_trainer
 from playground.experiment.config import Experiment, TrainingConfig
 
