@@ -496,35 +496,34 @@ class Network:
         """Evaluation pass: no dropout, batch norm with its running statistics.
 
         ``x`` holds plain inputs (no column of ones). ``dtype=np.float32`` evaluates in
-        single precision, which is plenty for drawing and about twice as fast.
+        single precision, which is plenty for drawing and about three times as fast. The
+        work runs unit by unit with the samples innermost; the returned arrays are
+        (n, units) views of that layout.
         """
-        x = np.ascontiguousarray(x, dtype=dtype)
+        a = np.asarray(x, dtype=dtype).T
         pres, posts = [], []
-        a_prev = x
         for layer in self.hidden_layers:
-            z = a_prev @ layer.W.astype(dtype, copy=False)
+            z = layer.W.T.astype(dtype).dot(a)
             if layer.batch_norm:
                 inv = 1.0 / np.sqrt(layer.running_var + BN_EPSILON)
                 scale = layer.gamma * inv
                 shift = layer.beta + (layer.b - layer.running_mean) * scale
-                z *= scale.astype(dtype)
-                z += shift.astype(dtype)
+                z *= scale.astype(dtype)[:, None]
+                z += shift.astype(dtype)[:, None]
             else:
-                z += layer.b.astype(dtype, copy=False)
-            a = np.empty_like(z)
-            param = layer.act_param()
-            if isinstance(param, np.ndarray):
-                param = param.astype(dtype)
-            act.FORWARD[layer.activation](z, a, param)
+                z += layer.b.astype(dtype)[:, None]
+            out = np.empty_like(z)
+            act.FORWARD[layer.activation](z, out, _column_param(layer))
             if keep_hidden:
-                pres.append(z)
-                posts.append(a)
-            a_prev = a
+                pres.append(z.T)
+                posts.append(out.T)
+            a = out
         out_layer = self.output_layer
-        z = a_prev @ out_layer.W.astype(dtype, copy=False)
-        z += out_layer.b.astype(dtype, copy=False)
-        out = self.head.forward(z, np.empty_like(z))
-        return ForwardResult(pres, posts, z, out)
+        z = out_layer.W.T.astype(dtype).dot(a)
+        z += out_layer.b.astype(dtype)[:, None]
+        logits = z.T
+        output = self.head.forward(logits, np.empty_like(logits))
+        return ForwardResult(pres, posts, logits, output)
 
     def predict(self, x: np.ndarray, dtype: type = np.float64) -> np.ndarray:
         """Network output (probabilities or values) for each row of ``x``."""
