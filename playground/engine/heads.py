@@ -228,7 +228,7 @@ class LinearHead(Head):
         return float(loss)
 
     def encode(self, y, n_outputs):
-        return np.asarray(y, dtype=np.float64).reshape(len(y), -1).copy()
+        return np.asarray(y, dtype=np.float64).reshape(-1, n_outputs).copy()
 
 
 class ClassicHead(Head):

@@ -139,6 +139,7 @@ class Trainer:
         self.stopped: str | None = None
         self._best_state: dict[str, np.ndarray] | None = None
         self._pos = len(x_train)  # forces a fresh epoch order on the first step
+        self._epoch_started = False
         self._ex, self._et = self._x_train_aug, self.t_train
         layers = len(network.layers)
         self._sq = np.empty((3, network.n_params))
@@ -156,8 +157,9 @@ class Trainer:
     def _new_epoch(self) -> None:
         if self._pos < len(self.x_train):
             return
-        if self.step > 0:
+        if self._epoch_started:
             self.epoch += 1
+        self._epoch_started = True
         if self.shuffle:
             order = self.batch_rng.permutation(len(self.x_train))
             self._ex = self._x_train_aug[order]
