@@ -24,6 +24,7 @@ from playground.engine import (
     LayerSpec,
     Network,
     NetworkSpec,
+    Schedule,
     Trainer,
     data_seed,
     make_optimizer,
@@ -123,7 +124,7 @@ def optimizer_hyper(opt: OptimizerConfig) -> dict[str, float | bool]:
             if name != "learning_rate"}
 
 
-def build_schedule(cfg: ScheduleConfig):
+def build_schedule(cfg: ScheduleConfig) -> Schedule:
     params = {name: getattr(cfg, name) for name in SCHEDULE_FIELDS[cfg.name]}
     return make_schedule(cfg.name, **params)
 
