@@ -1,31 +1,40 @@
-"""Training speed of the numpy engine beside PyTorch (CPU, one thread) and scikit-learn.
+"""Training speed of the numpy engine beside PyTorch (CPU, one thread) and scikit-learn,
+and of the compiled fast path (numba).
 
-Two small nets, as the playground trains them:
+Three small nets, as the playground trains them:
 
 * net A: 2-8-8-1 tanh, sigmoid + binary cross-entropy, batch 10, plain SGD;
 * net B: 2-16-16-16-3 relu, softmax + cross-entropy, batch 32, Adam;
+* net B10: 2-16-16-16-1 relu, sigmoid + binary cross-entropy, batch 10, plain SGD
+  (numpy and the fast path only);
 
-plus the time to evaluate net B on a 200x200 grid (the decision boundary).
+plus the time to evaluate net B on a 200x200 grid (the decision boundary), on numpy and
+on the fast path, and the fast path's JIT warm-up in a fresh process: cold (an empty cache
+folder) and from the cache that the cold run left.
 
 Everything runs in one process, interleaved (A-numpy, A-torch, A-sklearn, B-numpy, ...)
 for several rounds, and the median of the rounds is reported, so that a noisy shared
 machine slows all contenders alike. BLAS is pinned to one thread: on these tiny matrices
 a second thread only adds synchronisation.
 
-Usage: python benchmarks/engine_speed.py [--rounds 7] [--seconds 0.4]
+Usage: python benchmarks/engine_speed.py [--rounds 7] [--seconds 0.4] [--no-jit-timing]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 import warnings
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from playground.engine import LayerSpec, Network, NetworkSpec, Trainer, make_optimizer
+from playground.engine import LayerSpec, Network, NetworkSpec, Trainer, compiled, make_optimizer
 
 N_SAMPLES = 500
 NETS = {
@@ -33,6 +42,8 @@ NETS = {
           "optimizer": "sgd", "lr": 0.03},
     "B": {"hidden": (16, 16, 16), "activation": "relu", "classes": 3, "batch": 32,
           "optimizer": "adam", "lr": 0.01},
+    "B10": {"hidden": (16, 16, 16), "activation": "relu", "classes": 2, "batch": 10,
+            "optimizer": "sgd", "lr": 0.03, "fast_only": True},
 }
 
 
@@ -60,16 +71,26 @@ def timed(run_chunk, steps_per_chunk: int, seconds: float) -> float:
 
 
 # ----------------------------------------------------------------------------- contenders
-def numpy_runner(cfg: dict):
+def numpy_runner(cfg: dict, fast_path: bool = False):
     x, y = make_data(cfg["classes"])
     head = "sigmoid" if cfg["classes"] == 2 else "softmax"
     spec = NetworkSpec(2, tuple(LayerSpec(u, cfg["activation"]) for u in cfg["hidden"]),
                        1 if head == "sigmoid" else cfg["classes"], head)
     net = Network(spec, np.random.default_rng(1))
     trainer = Trainer(net, make_optimizer(cfg["optimizer"], net.n_params), x, y,
-                      learning_rate=cfg["lr"], batch_size=cfg["batch"], eval_every=None)
+                      learning_rate=cfg["lr"], batch_size=cfg["batch"], eval_every=None,
+                      fast_path=fast_path)
     chunk = 500
-    return (lambda: trainer.run(chunk)), chunk, net
+    return (lambda: trainer.run(chunk)), chunk, trainer
+
+
+def fast_runner(cfg: dict):
+    """The same trainer on the compiled path (the kernels must be warmed up)."""
+    run, chunk, trainer = numpy_runner(cfg, fast_path=True)
+    run()
+    if trainer.engine_path != "compiled":
+        raise SystemExit(f"the fast path did not run: {trainer.fallback_reason}")
+    return run, chunk, trainer
 
 
 def torch_runner(cfg: dict):
@@ -128,23 +149,63 @@ def sklearn_runner(cfg: dict):
     return chunk, steps
 
 
-def grid_ms(net: Network, rounds: int = 20) -> float:
+def grid_ms(predict, rounds: int = 20) -> float:
+    """Median time of ``predict(grid, dtype)`` on a 200x200 grid, float32, in ms."""
     side = np.linspace(-6, 6, 200)
     grid = np.stack(np.meshgrid(side, side), axis=-1).reshape(-1, 2)
-    net.predict(grid, dtype=np.float32)
+    predict(grid, dtype=np.float32)
     best = []
     for _ in range(rounds):
         t0 = time.perf_counter()
-        net.predict(grid, dtype=np.float32)
+        predict(grid, dtype=np.float32)
         best.append(time.perf_counter() - t0)
     return 1e3 * statistics.median(best)
+
+
+_WARM_UP_SCRIPT = """
+import time
+from playground.engine import compiled
+t0 = time.perf_counter()
+ok = compiled.warm_up()
+print(ok, time.perf_counter() - t0, compiled.failure())
+"""
+
+
+def _timed_subprocess(code: str, env: dict[str, str]) -> float:
+    out = subprocess.run([sys.executable, "-c", code], env=env, check=True,
+                         capture_output=True, text=True).stdout.split()
+    if out[0] not in ("True", "ok"):
+        raise SystemExit(f"the JIT warm-up failed: {out}")
+    return float(out[1])
+
+
+def jit_seconds() -> tuple[float, float, float]:
+    """(cold, from the cache, importing numba alone) in fresh processes, in seconds.
+
+    The cold run compiles into an empty cache folder of its own (the user's cache is left
+    alone); the cached run loads what it left. Both time ``compiled.warm_up()`` from the
+    call to the kernels being ready, self-check included, with numpy already imported.
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        env = {**os.environ, "NUMBA_CACHE_DIR": folder, "PLAYGROUND_FAST_PATH": "1"}
+        cold = _timed_subprocess(_WARM_UP_SCRIPT, env)
+        cached = min(_timed_subprocess(_WARM_UP_SCRIPT, env) for _ in range(3))
+        numba_import = min(_timed_subprocess(
+            "import time, numpy; t0 = time.perf_counter(); import numba; "
+            "print('ok', time.perf_counter() - t0)", env) for _ in range(3))
+    return cold, cached, numba_import
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--seconds", type=float, default=0.4, help="per contender per round")
+    parser.add_argument("--no-jit-timing", action="store_true",
+                        help="skip the cold and cached warm-up runs (they take a minute)")
     args = parser.parse_args()
+    jit = (float("nan"),) * 3 if args.no_jit_timing else jit_seconds()
+    if not compiled.warm_up():
+        raise SystemExit(f"the compiled path is unavailable: {compiled.failure()}")
     try:
         import torch  # noqa: F401
 
@@ -155,26 +216,37 @@ def main() -> None:
     with threadpool_limits(1):
         runners = {}
         for name, cfg in NETS.items():
-            run, steps, net = numpy_runner(cfg)
+            run, steps, trainer = numpy_runner(cfg)
             runners[(name, "numpy")] = (run, steps)
             if name == "B":
-                net_b = net
-            if have_torch:
+                net_b = trainer.network
+            if have_torch and not cfg.get("fast_only"):
                 runners[(name, "torch")] = torch_runner(cfg)
-            runners[(name, "sklearn")] = sklearn_runner(cfg)
+            if not cfg.get("fast_only"):
+                runners[(name, "sklearn")] = sklearn_runner(cfg)
+            run, steps, trainer = fast_runner(cfg)
+            runners[(name, "fast")] = (run, steps)
+            if name == "B":
+                fast_b = trainer
         results: dict[tuple[str, str], list[float]] = {k: [] for k in runners}
-        grids = []
+        grids, fast_grids = [], []
         for _ in range(args.rounds):
             for key, (run, steps) in runners.items():
                 results[key].append(timed(run, steps, args.seconds))
-            grids.append(grid_ms(net_b))
+            grids.append(grid_ms(net_b.predict))
+            fast_grids.append(grid_ms(fast_b.predict))
 
     med = {k: statistics.median(v) for k, v in results.items()}
     print(f"{'net':<4}{'engine':<10}{'steps/s (median)':>18}{'min':>10}{'max':>10}")
     for (name, engine), v in results.items():
         print(f"{name:<4}{engine:<10}{med[(name, engine)]:>18,.0f}{min(v):>10,.0f}{max(v):>10,.0f}")
     grid = statistics.median(grids)
+    fast_grid = statistics.median(fast_grids)
     print(f"grid 200x200, net B, float32: {grid:.2f} ms (median of {len(grids)} rounds)")
+    print(f"grid 200x200, net B, float32, fast path: {fast_grid:.2f} ms")
+    cold, cached, numba_import = jit
+    print(f"JIT warm-up in a fresh process: cold {cold:.2f} s, from the cache {cached:.2f} s "
+          f"(importing numba alone: {numba_import:.2f} s)")
 
     def ratio(name: str, other: str) -> str:
         if (name, other) not in med:
@@ -185,7 +257,10 @@ def main() -> None:
         f"engine_speed: A={med[('A', 'numpy')]:.0f} B={med[('B', 'numpy')]:.0f} "
         f"vs_torch_A={ratio('A', 'torch')} vs_torch_B={ratio('B', 'torch')} "
         f"vs_sklearn_A={ratio('A', 'sklearn')} vs_sklearn_B={ratio('B', 'sklearn')} "
-        f"grid200_ms={grid:.2f}"
+        f"grid200_ms={grid:.2f} "
+        f"fast_A={med[('A', 'fast')]:.0f} fast_B={med[('B', 'fast')]:.0f} "
+        f"fast_B10={med[('B10', 'fast')]:.0f} fast_grid200_ms={fast_grid:.2f} "
+        f"jit_cold_s={cold:.2f} jit_cached_s={cached:.2f}"
     )
 
 

@@ -9,6 +9,10 @@ reduce-on-plateau.
 
 A non-finite loss, gradient or weight stops the run and is reported as divergence; the
 trainer then refuses further steps until it is rebuilt.
+
+With ``fast_path=True`` a run goes to the compiled kernels (``playground.engine.compiled``)
+whenever they are warmed up and cover the configuration; this loop stays the reference.
+``engine_path`` says which path the last run took and ``fallback_reason`` why it was numpy.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import compiled
 from .network import Network
 from .optimizers import Optimizer, check_learning_rate
 from .schedules import Constant, EarlyStopping, Schedule
@@ -95,6 +100,7 @@ class Trainer:
         batch_rng: np.random.Generator | None = None,
         dropout_rng: np.random.Generator | None = None,
         shuffle: bool = True,
+        fast_path: bool = False,
     ) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
                 or batch_size < 1:
@@ -132,6 +138,9 @@ class Trainer:
         self.batch_rng = batch_rng or np.random.default_rng(0)
         self.dropout_rng = dropout_rng or np.random.default_rng(1)
         self.shuffle = shuffle
+        #: Allow the compiled kernels (they still need to be warmed up and to cover the
+        #: configuration; see ``engine_path`` and ``fallback_reason``).
+        self.fast_path = bool(fast_path)
 
         self.step = 0
         self.epoch = 0
@@ -139,11 +148,16 @@ class Trainer:
         self.stopped: str | None = None
         self._best_state: dict[str, np.ndarray] | None = None
         self._pos = len(x_train)  # forces a fresh epoch order on the first step
+        self._order = np.arange(len(x_train))  # the epoch's sample order (for the kernels)
         self._epoch_started = False
         self._ex, self._et = self._x_train_aug, self.t_train
         layers = len(network.layers)
         self._sq = np.empty((3, network.n_params))
         self.last_norms = np.zeros((3, layers))
+        self._runner: compiled.CompiledRunner | None = None
+        self.engine_path = "numpy"
+        self.fallback_reason: str | None = None
+        self._choose_engine()
 
     # ----------------------------------------------------------------------------------
     @property
@@ -162,13 +176,35 @@ class Trainer:
         self._epoch_started = True
         if self.shuffle:
             order = self.batch_rng.permutation(len(self.x_train))
+            self._order = order
             self._ex = self._x_train_aug[order]
             self._et = self.t_train[order]
         self._pos = 0
 
+    def _choose_engine(self) -> compiled.CompiledRunner | None:
+        """The compiled runner if it may run the next steps, else None (and why not)."""
+        self.fallback_reason = compiled.why_not(self)
+        if self.fallback_reason is not None:
+            self.engine_path = "numpy"
+            return None
+        if self._runner is None:
+            self._runner = compiled.make_runner(self)
+        self.engine_path = "compiled"
+        return self._runner
+
+    def predict(self, x: np.ndarray, dtype: type = np.float64) -> np.ndarray:
+        """The network's output for the rows of ``x``; on the compiled path through the
+        compiled forward pass where that is the faster one (see ``CompiledRunner``)."""
+        if self.engine_path == "compiled" and self._runner.predicts_faster:
+            return self._runner.predict(x, dtype)
+        return self.network.predict(x, dtype=dtype)
+
     def run(self, n_steps: int, deadline: float | None = None) -> RunResult:
         """Train up to ``n_steps`` steps (fewer if it diverges, stops early, or the
         ``time.perf_counter()`` deadline passes) and return their records."""
+        runner = self._choose_engine()
+        if runner is not None:
+            return runner.run(n_steps, deadline)
         n_steps = max(0, int(n_steps))
         net, opt = self.network, self.optimizer
         L = len(net.layers)

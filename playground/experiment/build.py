@@ -3,7 +3,12 @@
 Everything random is derived from ``experiment.seed``: the data set and its split from the
 "data" stream, the initial weights, the batch order and the dropout masks from streams of
 their own (see ``playground.engine.make_streams``). Building twice from the same
-experiment therefore gives the same run, bit for bit.
+experiment therefore gives the same run, bit for bit, as long as both runs stay on the same
+engine path (the compiled one agrees with numpy to rounding, about 1e-12, not bit for bit).
+
+``training.fast_path`` lets the trainer use the compiled kernels once they are warmed up
+(``playground.engine.compiled.warm_up_in_background``); the environment variable
+``PLAYGROUND_FAST_PATH=0`` overrides it for every trainer.
 """
 
 from __future__ import annotations
@@ -161,6 +166,7 @@ def build_trainer(experiment: Experiment, data: PreparedData | None = None) -> t
         eval_every=tr.eval_every,
         batch_rng=streams["batches"],
         dropout_rng=streams["dropout"],
+        fast_path=tr.fast_path,
     )
     return trainer, data
 
@@ -189,3 +195,4 @@ def apply_training(trainer: Trainer, old: TrainingConfig, new: TrainingConfig) -
         trainer.early_stopping = build_early_stopping(new)
         trainer.stopped = None
     trainer.eval_every = new.eval_every
+    trainer.fast_path = new.fast_path

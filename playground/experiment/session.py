@@ -24,6 +24,7 @@ import numpy as np
 
 from playground.data import make_grid
 from playground.engine import layer_statistics
+from playground.engine.compiled import unsupported_reason
 from playground.experiment.build import PreparedData, apply_training, build_trainer
 from playground.experiment.config import Experiment, TrainingConfig
 
@@ -104,7 +105,7 @@ class Snapshot:
     finished: bool  # reached max_steps, diverged or stopped early
     steps_per_second: float
     learning_rate: float
-    engine: str  # which training path ran: "numpy"
+    engine: str  # which training path ran last: "numpy" or "compiled"
     diverged: str | None
     stopped: str | None
     layer_names: tuple[str, ...]
@@ -134,6 +135,7 @@ class Snapshot:
     weights: tuple[np.ndarray, ...]  # W per layer (fan_in, units)
     data: PreparedData | None = None  # only in the first snapshot of a session
     events: tuple[str, ...] = field(default_factory=tuple)  # messages for the user
+    engine_note: str | None = None  # why the numpy path ran (None on the compiled one)
 
 
 # ---------------------------------------------------------------------------- session
@@ -151,14 +153,12 @@ class TrainingSession:
         frame_interval: float = 1.0 / 30.0,
         max_steps: int | None = None,
         views: SetViews = SetViews(),
-        engine_name: str = "numpy",
     ) -> None:
         self.experiment = experiment
         self.trainer, self.data = build_trainer(experiment)
         self.frame_interval = frame_interval
         self.max_steps = max_steps if max_steps is not None else experiment.training.max_steps
         self.views = views
-        self.engine_name = engine_name
         self.speed: int | None = None
         self.running = False
         self._pending = 0
@@ -171,6 +171,9 @@ class TrainingSession:
         self._evals: list = []
         self._events: list[str] = []
         self._first = True
+        reason = unsupported_reason(self.trainer) if self.trainer.fast_path else None
+        if reason:
+            self._events.append(f"Training runs on the numpy engine: {reason}.")
         self._chunk = 64
         self._rate_steps = 0
         self._rate_time = 0.0
@@ -294,7 +297,7 @@ class TrainingSession:
             finished=self.finished,
             steps_per_second=self._last_rate,
             learning_rate=t.learning_rate,
-            engine=self.engine_name,
+            engine=t.engine_path,
             diverged=t.diverged,
             stopped=t.stopped,
             layer_names=tuple(layer.name for layer in net.layers),
@@ -321,6 +324,7 @@ class TrainingSession:
             weights=tuple(_frozen(layer.W) for layer in net.layers),
             data=self.data if self._first else None,
             events=events,
+            engine_note=t.fallback_reason,
         )
         self._first = False
         return snap
@@ -329,7 +333,7 @@ class TrainingSession:
         """The network's output over the grid: class-1 probability for two classes,
         class probabilities (G, G, k) for several, the predicted value for regression."""
         g = self._grid_size
-        out = self.trainer.network.predict(self._grid_inputs, dtype=np.float32)
+        out = self.trainer.predict(self._grid_inputs, dtype=np.float32)
         head = self.trainer.network.spec.head
         if head == "classic":
             out = (out + 1.0) * 0.5  # tanh output in [-1, 1] -> a probability-like [0, 1]

@@ -1,0 +1,206 @@
+"""Is the window responsive while it trains? (DESIGN.md budgets: >= 30 drawn frames/s,
+UI event-loop latency p99 <= 25 ms, training throughput >= 80% of the same run headless.)
+
+Opens the real MainWindow offscreen on the ``spiral-relu`` preset (or a built-in spiral
++ ReLU experiment when the preset file is missing), trains at maximum speed for a fixed
+time and measures, in the same process:
+
+* drawn frames per second: paint events of the decision-boundary view (frames the
+  window really painted, not snapshots received);
+* event-loop latency: a 5 ms precise QTimer probe; each tick's lateness beyond 5 ms;
+* training steps per second, against the same experiment trained headless
+  (``TrainingSession.run`` on a thread, views off) for the same time.
+
+BLAS is pinned to one thread so the numbers do not depend on the machine's core count.
+The last line is machine-readable:
+``gui_responsiveness: fps=<x> p50_ms=<x> p99_ms=<x> throughput_ratio=<x>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import queue
+import tempfile
+import threading
+import time
+from dataclasses import replace
+
+import numpy as np
+
+PROBE_MS = 5
+
+
+def spiral_relu_experiment():
+    """The spiral-relu preset without its step limit (fallback: the same by hand)."""
+    from playground.experiment.config import (
+        ConfigError,
+        DataConfig,
+        Experiment,
+        LayerConfig,
+        NetworkConfig,
+        OptimizerConfig,
+        TrainingConfig,
+    )
+    from playground.experiment.presets import load_preset
+
+    try:
+        exp = load_preset("spiral-relu")
+    except ConfigError:
+        exp = Experiment(
+            title="Two spirals with ReLU and Adam",
+            data=DataConfig(dataset="spiral", n_samples=500, noise=0.1),
+            network=NetworkConfig(layers=(LayerConfig(units=16, activation="relu"),) * 3),
+            training=TrainingConfig(optimizer=OptimizerConfig(name="adam", learning_rate=0.01)),
+        )
+    return replace(exp, training=replace(exp.training, max_steps=None))
+
+
+def headless_steps_per_second(exp, seconds: float) -> float:
+    """Steps per second of the same run without a window (boundary and neurons off)."""
+    from playground.experiment.session import Play, SetSpeed, SetViews, Stop, TrainingSession
+
+    session = TrainingSession(exp, views=SetViews(boundary=False, neurons=False))
+    commands: queue.SimpleQueue = queue.SimpleQueue()
+    marks: list[tuple[float, int]] = []
+
+    def emit(snap) -> None:
+        marks.append((time.perf_counter(), snap.step))
+
+    commands.put(SetSpeed(None))
+    commands.put(Play())
+    thread = threading.Thread(target=session.run, args=(commands, emit), name="headless")
+    thread.start()
+    time.sleep(seconds)
+    commands.put(Stop())
+    thread.join()
+    return _rate(marks, warmup=0.5)
+
+
+def _rate(marks: list[tuple[float, int]], warmup: float) -> float:
+    """Steps per second between the first mark after ``warmup`` seconds and the last."""
+    if len(marks) < 2:
+        return 0.0
+    t_start = marks[0][0] + warmup
+    usable = [m for m in marks if m[0] >= t_start] or marks
+    (t0, s0), (t1, s1) = usable[0], marks[-1]
+    return (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
+
+
+def gui_measurements(exp, seconds: float) -> dict[str, float]:
+    from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from playground.ui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([])
+    window = MainWindow(exp)
+    window.resize(1400, 900)
+    window.show()
+
+    class PaintCounter(QObject):
+        def __init__(self) -> None:
+            super().__init__()
+            self.count = 0
+
+        def eventFilter(self, obj, event):  # noqa: N802 - Qt override
+            if event.type() == QEvent.Type.Paint:
+                self.count += 1
+            return False
+
+    counter = PaintCounter()
+    window.boundary_plot.plot_widget.viewport().installEventFilter(counter)
+
+    for _ in range(300):
+        if window.controller.latest is not None:
+            break
+        _run_event_loop(0.1)
+    if window.controller.latest is None:
+        raise RuntimeError("the window never received a first snapshot")
+    # Measure the steady state: let start-up helpers (the data panel's thumbnail thread)
+    # finish first, as they would long before a learner presses play.
+    for _ in range(300):
+        if not [t for t in threading.enumerate()
+                if t is not threading.main_thread() and t.name != "playground-training"]:
+            break
+        _run_event_loop(0.1)
+
+    lateness: list[float] = []
+    marks: list[tuple[float, int]] = []
+    last_tick = [0.0]
+
+    def tick() -> None:
+        now = time.perf_counter()
+        if last_tick[0]:
+            lateness.append(max(0.0, (now - last_tick[0]) * 1000 - PROBE_MS))
+        last_tick[0] = now
+
+    window.controller.snapshotReady.connect(
+        lambda snap: marks.append((time.perf_counter(), snap.step)))
+    probe = QTimer()
+    probe.setTimerType(Qt.TimerType.PreciseTimer)
+    probe.setInterval(PROBE_MS)
+    probe.timeout.connect(tick)
+
+    window.transport.set_speed(None)
+    window.controller.play()
+    _run_event_loop(0.5)  # warm-up
+    paints0, frames0 = counter.count, window.live_view.frames_drawn
+    t0 = time.perf_counter()
+    probe.start()
+    _run_event_loop(seconds)
+    probe.stop()
+    elapsed = time.perf_counter() - t0
+    paints, frames = counter.count - paints0, window.live_view.frames_drawn - frames0
+    window.close()
+    app.processEvents()
+    lat = np.array(lateness) if lateness else np.zeros(1)
+    return {
+        "fps": paints / elapsed,
+        "frames_per_second": frames / elapsed,
+        "p50_ms": float(np.percentile(lat, 50)),
+        "p99_ms": float(np.percentile(lat, 99)),
+        "steps_per_second": _rate(marks, warmup=0.0),
+    }
+
+
+def _run_event_loop(seconds: float) -> None:
+    """Run the real event loop (as ``exec`` does) for ``seconds``."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    QTimer.singleShot(int(seconds * 1000), loop.quit)
+    loop.exec()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="training time per run")
+    args = parser.parse_args()
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    os.environ.setdefault("PLAYGROUND_SETTINGS_DIR", tempfile.mkdtemp(prefix="pg-bench-"))
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        exp = spiral_relu_experiment()
+        gui = gui_measurements(exp, args.seconds)
+        headless = headless_steps_per_second(exp, args.seconds)
+    ratio = gui["steps_per_second"] / headless if headless else 0.0
+    rows = [
+        ("drawn frames/s (boundary paints)", f"{gui['fps']:.1f}", ">= 30"),
+        ("snapshots drawn/s", f"{gui['frames_per_second']:.1f}", ""),
+        ("event-loop latency p50 (ms)", f"{gui['p50_ms']:.2f}", ""),
+        ("event-loop latency p99 (ms)", f"{gui['p99_ms']:.2f}", "<= 25"),
+        ("steps/s with the window", f"{gui['steps_per_second']:.0f}", ""),
+        ("steps/s headless", f"{headless:.0f}", ""),
+        ("throughput ratio", f"{ratio:.2f}", ">= 0.80"),
+    ]
+    print(f"{'measure':36s} {'value':>10s}  budget")
+    for name, value, budget in rows:
+        print(f"{name:36s} {value:>10s}  {budget}")
+    print(f"gui_responsiveness: fps={gui['fps']:.1f} p50_ms={gui['p50_ms']:.2f} "
+          f"p99_ms={gui['p99_ms']:.2f} throughput_ratio={ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,254 @@
+"""The Python side of the compiled path: it prepares K steps, runs them in one kernel call
+and hands back the same records as ``Trainer.run``.
+
+The runner keeps no training state of its own. The parameters, gradients and updates live
+in the network's buffer and the optimizer's moments in the optimizer, both changed in
+place by the kernel; the batch order, the epoch, the step count and the random streams
+stay on the trainer. Either path can therefore take over from the other at any step.
+
+Per call the runner, in numpy:
+
+* walks the epochs as the trainer does (``Trainer._new_epoch`` draws each epoch's order
+  from ``batch_rng``) and lists the sample rows of every step;
+* draws the dropout numbers for all K steps with one ``dropout_rng.random`` call, which
+  yields the same numbers, in the same order, as one call per step and layer;
+* computes the learning rate of each step from the schedule.
+
+K is the number of steps asked for, cut at the next evaluation when something listens to
+evaluations (reduce-on-plateau, early stopping) and, under a deadline, to the steps that
+fit in the time left, judged by the speed of the previous calls.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from playground.engine.compiled import kernels
+from playground.engine.network import Network
+from playground.engine.optimizers import Optimizer
+from playground.engine.schedules import Constant, Schedule
+from playground.engine.trainer import Evaluation, RunResult, StepLog, Trainer
+
+#: Activations without transcendental functions.
+PIECEWISE_LINEAR = frozenset({"linear", "relu", "leaky_relu", "prelu"})
+#: Steps in a call when there is no speed estimate yet, and the least under a deadline
+#: (the numpy path also checks the clock every 16 steps).
+FIRST_CALL_STEPS = 16
+
+
+def _offset(view: np.ndarray, base: np.ndarray) -> int:
+    """Position of a view's first element in the flat array it looks into."""
+    return (view.__array_interface__["data"][0] - base.__array_interface__["data"][0]) \
+        // base.itemsize
+
+
+def _float_rows(a: np.ndarray) -> np.ndarray:
+    return np.array(a, dtype=np.float64, order="C", copy=True)
+
+
+def _labels(network: Network, y: np.ndarray) -> np.ndarray:
+    """Class labels for the accuracy (zeros for regression, where it is not computed)."""
+    if not network.is_classifier:
+        return np.zeros(len(y), dtype=np.int64)
+    return np.array(y, dtype=np.int64, copy=True)
+
+
+def network_arguments(network: Network) -> tuple:
+    """The network described as the kernels take it (see ``kernels``)."""
+    hidden = network.hidden_layers
+    base = network.params
+    return (
+        np.ascontiguousarray(network.spec.sizes, dtype=np.int64),
+        np.ascontiguousarray(network.spec.activation_codes, dtype=np.int64),
+        np.array([layer.alpha for layer in hidden], dtype=np.float64),
+        np.array([-1 if layer.slope is None else _offset(layer.slope, base)
+                  for layer in hidden], dtype=np.int64),
+        np.array([_offset(layer.Wb, base) for layer in network.layers], dtype=np.int64),
+        np.array([1.0 - layer.dropout for layer in hidden], dtype=np.float64),
+        kernels.HEAD_CODES[network.spec.head],
+    )
+
+
+def optimizer_arguments(opt: Optimizer) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """(code, hyper-parameters, first state array, second state array) of an optimizer.
+
+    Optimizers with one state array pass it twice; the kernel leaves the second alone.
+    """
+    h = opt.hyper
+    if opt.name == "sgd":
+        hyper, s1, s2 = (h["momentum"], float(h["nesterov"]), 0.0, 0.0), opt.velocity, None
+    elif opt.name == "rmsprop":
+        hyper, s1, s2 = (h["rho"], h["momentum"], h["epsilon"], 0.0), opt.square_avg, opt.buf
+    elif opt.name == "adagrad":
+        hyper, s1, s2 = (h["epsilon"], 0.0, 0.0, 0.0), opt.sum_sq, None
+    else:
+        wd = h.get("weight_decay", 0.0)
+        hyper, s1, s2 = (h["beta1"], h["beta2"], h["epsilon"], wd), opt.m, opt.v
+    return (kernels.OPTIMIZER_CODES[opt.name], np.array(hyper, dtype=np.float64), s1,
+            s1 if s2 is None else s2)
+
+
+def _listens(schedule: Schedule) -> bool:
+    return type(schedule).observe is not Schedule.observe
+
+
+class CompiledRunner:
+    """Runs a trainer's steps through ``kernels.train_steps``; see the module docstring."""
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.trainer = trainer
+        net = trainer.network
+        self.net_args = network_arguments(net)
+        self.drop_units = sum(layer.units for layer in net.hidden_layers if layer.dropout)
+        self.x, self.t = _float_rows(trainer.x_train), _float_rows(trainer.t_train)
+        self.y = _labels(net, trainer.y_train)
+        self.x_test, self.t_test = _float_rows(trainer.x_test), _float_rows(trainer.t_test)
+        self.y_test = _labels(net, trainer.y_test)
+        self._no_dropout = np.empty(0)
+        self._seconds_per_step: float | None = None
+
+    # ---------------------------------------------------------------- the run
+    def run(self, n_steps: int, deadline: float | None = None) -> RunResult:
+        """Same contract as ``Trainer.run``."""
+        tr = self.trainer
+        n_steps = max(0, int(n_steps))
+        L = len(tr.network.layers)
+        log = StepLog(np.empty(n_steps, dtype=np.int64), np.empty(n_steps), np.empty(n_steps),
+                      np.empty(n_steps), np.empty((n_steps, 3, L)))
+        result = RunResult(log)
+        if tr.diverged or tr.stopped:
+            result.diverged, result.stopped = tr.diverged, tr.stopped
+            return Trainer._trim(result, 0)
+        done = 0
+        while done < n_steps:
+            k = n_steps - done
+            every = tr.eval_every or 0
+            if every and (tr.early_stopping is not None or _listens(tr.schedule)):
+                k = min(k, every - tr.step % every)
+            if deadline is not None:
+                k = min(k, self._steps_that_fit(deadline))
+            ran, ended = self._call(k, done, result)
+            done += ran
+            if ended or (deadline is not None and time.perf_counter() >= deadline):
+                break
+        return Trainer._trim(result, done)
+
+    def _steps_that_fit(self, deadline: float) -> int:
+        if self._seconds_per_step is None:
+            return FIRST_CALL_STEPS
+        left = deadline - time.perf_counter()
+        return max(FIRST_CALL_STEPS, int(left / self._seconds_per_step))
+
+    def _call(self, k: int, at: int, result: RunResult) -> tuple[int, bool]:
+        """Run k steps into the records from index ``at``; returns (steps run, ended)."""
+        tr = self.trainer
+        opt = tr.optimizer
+        log = result.log
+        start = tr.step
+        rows, starts, epochs = self._plan(k)
+        rates = log.learning_rate[at : at + k]
+        if type(tr.schedule) is Constant:
+            rates.fill(tr.base_lr)
+        else:
+            factor = tr.schedule.factor
+            rates[:] = [tr.base_lr * factor(step) for step in range(start, start + k)]
+        drop = self._no_dropout
+        if self.drop_units:
+            drop = tr.dropout_rng.random(int(starts[-1]) * self.drop_units)
+        every = tr.eval_every or 0
+        evals = np.empty((k // every + 1 if every else 0, len(kernels.EVAL_FIELDS)))
+        code, hyper, s1, s2 = optimizer_arguments(opt)
+        losses, norms = log.loss[at : at + k], log.norms[at : at + k]
+
+        clock = time.perf_counter()
+        ran, n_evals = kernels.train_steps(
+            *self.net_args, tr.network.buffer, code, hyper, s1, s2, opt.steps,
+            self.x, self.t, rows, starts, rates, float(tr.l1), float(tr.l2), drop,
+            every, start, self.y, self.x_test, self.t_test, self.y_test,
+            losses, log.penalty[at : at + k], norms, evals)
+        self._measured(time.perf_counter() - clock, k)
+
+        tr.step = start + ran
+        opt.steps += ran
+        if ran == 0:
+            return 0, True
+        tr.epoch = int(epochs[ran - 1])
+        log.step[at : at + ran] = np.arange(start + 1, start + ran + 1)
+        tr.last_norms[...] = norms[ran - 1]
+        if not (np.isfinite(losses[ran - 1]) and np.all(np.isfinite(norms[ran - 1]))):
+            tr.diverged = tr._divergence_message(start + ran, losses[ran - 1], norms[ran - 1])
+            result.diverged = tr.diverged
+            return ran, True
+        listening = tr.early_stopping is not None or _listens(tr.schedule)
+        for record in evals[:n_evals]:
+            ev = self._evaluation(record, start, epochs)
+            result.evaluations.append(ev)
+            if listening and tr._after_evaluation(ev):
+                result.stopped = tr.stopped
+                return ran, True
+        return ran, False
+
+    def _measured(self, seconds: float, k: int) -> None:
+        per_step = seconds / max(k, 1)
+        old = self._seconds_per_step
+        self._seconds_per_step = per_step if old is None else 0.5 * (old + per_step)
+
+    def _evaluation(self, record: np.ndarray, start: int, epochs: np.ndarray) -> Evaluation:
+        index = int(record[0])
+        classifier = self.trainer.network.is_classifier
+        has_test = len(self.x_test) > 0
+        penalty = float(record[5])
+        return Evaluation(
+            step=start + index + 1,
+            epoch=int(epochs[index]),
+            train_loss=float(record[1]) + penalty,
+            penalty=penalty,
+            test_loss=float(record[3]) if has_test else float("nan"),
+            train_accuracy=float(record[2]) if classifier else None,
+            test_accuracy=float(record[4]) if classifier and has_test else None,
+        )
+
+    # ---------------------------------------------------------------- batches
+    def _plan(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The sample rows of the next k steps, where each step's rows start, and the
+        epoch of each step; advances the trainer's position in its epoch order."""
+        tr = self.trainer
+        n_train, b = len(tr.x_train), tr.batch_size
+        starts = np.empty(k + 1, dtype=np.int64)
+        starts[0] = 0
+        epochs = np.empty(k, dtype=np.int64)
+        parts = []
+        planned = 0
+        while planned < k:
+            if tr._pos >= n_train:
+                tr._new_epoch()
+            pos = tr._pos
+            m = min(k - planned, -(-(n_train - pos) // b))  # steps left in this epoch
+            ends = np.minimum(pos + b * np.arange(1, m + 1), n_train)
+            starts[planned + 1 : planned + m + 1] = starts[planned] + (ends - pos)
+            parts.append(tr._order[pos : ends[-1]])
+            epochs[planned : planned + m] = tr.epoch
+            tr._pos = pos + m * b
+            planned += m
+        rows = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        return rows, starts, epochs
+
+    # ---------------------------------------------------------------- prediction
+    @property
+    def predicts_faster(self) -> bool:
+        """True when ``predict`` beats ``Network.predict``: with piecewise-linear hidden
+        units. numpy evaluates tanh, exp and the like with SIMD code that the kernel's
+        one-at-a-time math library calls cannot match."""
+        return all(layer.activation in PIECEWISE_LINEAR
+                   for layer in self.trainer.network.hidden_layers)
+
+    def predict(self, x: np.ndarray, dtype: type = np.float32) -> np.ndarray:
+        """Network output for each row of ``x`` (evaluation mode), like ``Network.predict``."""
+        x = np.ascontiguousarray(x, dtype=dtype)
+        sizes, codes, alphas, slope_at, block_at, _, head = self.net_args
+        out = np.empty((len(x), int(sizes[-1])), dtype=dtype)
+        kernels.predict(sizes, codes, alphas, slope_at, block_at, head,
+                        self.trainer.network.params, x, out)
+        return out
