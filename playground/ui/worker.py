@@ -19,6 +19,7 @@ a way to report back to the window:
   it over thousands of times a second and each side waits on the other, so a frame that
   paints in 8 ms alone took 50 ms or more while training ran (measured). Drawing while
   the worker waits is fast, and the worker then trains undisturbed until the next frame.
+  Only engines that hold the GIL while training are paced (``PACED_ENGINES``).
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ log = logging.getLogger(__name__)
 TARGET_FPS = 32.0
 #: The longest the worker waits for the window to draw a frame (pacing is on).
 MAX_FRAME_WAIT = 0.05
+#: Engines that hold the GIL while they train and so are paced. The compiled engine
+#: releases it, and then the window draws while training goes on.
+PACED_ENGINES = ("numpy",)
 #: How long a thread may keep the GIL while another waits for it. The training thread
 #: runs Python almost without pause; at the default 5 ms every Python callback that Qt
 #: makes while painting would wait up to 5 ms, so the window would stutter.
@@ -156,7 +160,7 @@ class TrainingWorker(QObject):
                     return
                 self._drawn.clear()
                 self._delivered.emit(snap)
-                if self._pace_frames and snap.running:
+                if self._pace_frames and snap.running and snap.engine in PACED_ENGINES:
                     self._drawn.wait(MAX_FRAME_WAIT)
 
             with single_threaded_blas():

@@ -18,7 +18,12 @@ Using it:
 The modules: ``selection`` (may this trainer use the kernels? no numba needed),
 ``warmup`` (the background compile and its self-check), ``cache`` (where numba caches
 the compiled code), ``kernels`` (the numba code) and ``runner`` (the Python side of a
-call). Only ``warmup`` imports numba, and only on its thread.
+call). Importing this package does not import numba: the warm-up thread does, and the
+runner is created only once the kernels are ready.
+
+Where to start the warm-up: in the window, right after it is first shown (so that it does
+not compete with start-up); on the command line, before building the session. From the
+disk cache it takes about a second, most of it numba's own start-up.
 """
 
 from __future__ import annotations

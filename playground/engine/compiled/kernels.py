@@ -7,7 +7,10 @@ version per kernel (not one per configuration), and caches it on disk.
 
 The formulas are those of the numpy reference (``activations``, ``heads``, ``network``,
 ``optimizers``), written out one element at a time in the same order of operations, so
-that both paths agree to rounding. Values are kept unit by unit with the batch innermost,
+that both paths agree to rounding. Only sums may be reordered: like BLAS, the compiler may
+split a sum into partial sums to vectorize it (``fastmath`` reassociation and fused
+multiply-add, nothing that assumes finite values, so infinities and NaNs still propagate
+and divergence is still caught). Values are kept unit by unit with the batch innermost,
 as in the numpy training pass.
 
 Layout of the arguments that describe a network with ``L`` weight layers:
@@ -56,15 +59,18 @@ EVAL_FIELDS = ("step_index", "train_loss", "train_accuracy", "test_loss", "test_
 CHUNK = 128
 
 SELU_SLOPE = SELU_LAMBDA * SELU_ALPHA
+#: LLVM flags: reorder sums, fuse multiply-adds. Not "nnan"/"ninf": divergence needs them.
+FAST_MATH = frozenset({"reassoc", "contract"})
 
 
 def _jit(fn):
-    """Compile without the GIL and with numpy's float semantics (inf and nan, no raising).
+    """Compile without the GIL, with numpy's float semantics (inf and nan, no raising) and
+    with sums free to be reordered (see the module docstring).
 
     With ``cache=True`` numba needs a folder it can write to; when it finds none it
     refuses at decoration time, and the kernel is compiled afresh in each process.
     """
-    options = {"nogil": True, "error_model": "numpy", "fastmath": {"reassoc", "contract"}}
+    options = {"nogil": True, "error_model": "numpy", "fastmath": set(FAST_MATH)}
     if caching_enabled():
         try:
             return numba.njit(cache=True, **options)(fn)
@@ -97,77 +103,92 @@ def _gelu_tanh(z):
 
 
 @_jit
-def _activate_row(code, z, out, n, alpha):
-    """out[:n] = f(z[:n]) for one unit's row; ``alpha`` is the layer's parameter (or this
-    unit's PReLU slope). The branch sits outside the loops, so each loop is simple."""
-    if code == TANH:
-        for s in range(n):
-            out[s] = math.tanh(z[s])
-    elif code == RELU:
-        for s in range(n):
-            out[s] = 0.0 if z[s] <= 0.0 else z[s]
-    elif code == SIGMOID:
-        for s in range(n):
-            out[s] = _sigmoid(z[s])
-    elif code == LEAKY_RELU or code == PRELU:
-        for s in range(n):
-            out[s] = z[s] if z[s] > 0.0 else z[s] * alpha
-    elif code == ELU:
-        for s in range(n):
-            out[s] = z[s] if z[s] > 0.0 else math.expm1(z[s]) * alpha
-    elif code == SELU:
-        for s in range(n):
-            out[s] = (z[s] if z[s] > 0.0 else math.expm1(z[s]) * SELU_ALPHA) * SELU_LAMBDA
-    elif code == SWISH:
-        for s in range(n):
-            out[s] = _sigmoid(z[s]) * z[s]
-    elif code == GELU:
-        for s in range(n):
-            out[s] = (z[s] * 0.5) * (_gelu_tanh(z[s]) + 1.0)
-    elif code == SOFTPLUS:
-        for s in range(n):
-            out[s] = _logaddexp0(z[s])
-    else:  # linear
-        for s in range(n):
-            out[s] = z[s]
+def _unit_alpha(alpha, params, slope_at, j):
+    """The activation parameter of unit j: its PReLU slope, else the layer's alpha."""
+    return params[slope_at + j] if slope_at >= 0 else alpha
 
 
 @_jit
-def _delta_row(code, z, a, da, d, n, alpha):
-    """d[:n] = f'(z) * dL/da for one unit's row, given a = f(z)."""
-    if code == TANH:
-        for s in range(n):
-            d[s] = (1.0 - a[s] * a[s]) * da[s]
-    elif code == RELU:
-        for s in range(n):  # sign(a): a = max(z, 0) is never negative
-            d[s] = (1.0 if a[s] > 0.0 else (0.0 if a[s] == 0.0 else a[s])) * da[s]
-    elif code == SIGMOID:
-        for s in range(n):
-            d[s] = ((1.0 - a[s]) * a[s]) * da[s]
-    elif code == LEAKY_RELU or code == PRELU:
-        for s in range(n):
-            d[s] = (1.0 if z[s] > 0.0 else alpha) * da[s]
-    elif code == ELU:
-        for s in range(n):
-            d[s] = (1.0 if z[s] > 0.0 else a[s] + alpha) * da[s]
-    elif code == SELU:
-        for s in range(n):
-            d[s] = (SELU_LAMBDA if z[s] > 0.0 else a[s] + SELU_SLOPE) * da[s]
-    elif code == SWISH:
-        for s in range(n):
-            sg = _sigmoid(z[s])
-            d[s] = (((1.0 - sg) * z[s] + 1.0) * sg) * da[s]
-    elif code == GELU:
-        for s in range(n):
-            t = _gelu_tanh(z[s])
-            inner = GELU_C * (1.0 + 3.0 * GELU_K * z[s] * z[s])
-            d[s] = (0.5 * (1.0 + t) + 0.5 * z[s] * (1.0 - t * t) * inner) * da[s]
-    elif code == SOFTPLUS:
-        for s in range(n):
-            d[s] = _sigmoid(z[s]) * da[s]
-    else:  # linear
-        for s in range(n):
-            d[s] = 1.0 * da[s]
+def _activate(code, alpha, params, slope_at, z, out, row, units, n):
+    """out = f(z) on rows row .. row + units - 1, columns :n (one layer).
+
+    The branch on the activation sits outside the loops, so each loop is simple."""
+    for r in range(row, row + units):
+        al = _unit_alpha(alpha, params, slope_at, r - row)
+        if code == TANH:
+            for s in range(n):
+                out[r, s] = math.tanh(z[r, s])
+        elif code == RELU:
+            for s in range(n):
+                out[r, s] = 0.0 if z[r, s] <= 0.0 else z[r, s]
+        elif code == SIGMOID:
+            for s in range(n):
+                out[r, s] = _sigmoid(z[r, s])
+        elif code == LEAKY_RELU or code == PRELU:
+            for s in range(n):
+                out[r, s] = z[r, s] if z[r, s] > 0.0 else z[r, s] * al
+        elif code == ELU:
+            for s in range(n):
+                out[r, s] = z[r, s] if z[r, s] > 0.0 else math.expm1(z[r, s]) * al
+        elif code == SELU:
+            for s in range(n):
+                v = z[r, s]
+                out[r, s] = (v if v > 0.0 else math.expm1(v) * SELU_ALPHA) * SELU_LAMBDA
+        elif code == SWISH:
+            for s in range(n):
+                out[r, s] = _sigmoid(z[r, s]) * z[r, s]
+        elif code == GELU:
+            for s in range(n):
+                out[r, s] = (z[r, s] * 0.5) * (_gelu_tanh(z[r, s]) + 1.0)
+        elif code == SOFTPLUS:
+            for s in range(n):
+                out[r, s] = _logaddexp0(z[r, s])
+        else:  # linear
+            for s in range(n):
+                out[r, s] = z[r, s]
+
+
+@_jit
+def _delta(code, alpha, params, slope_at, z, a, da, d, row, units, n):
+    """d = f'(z) * dL/da on the rows of one layer, given a = f(z)."""
+    for r in range(row, row + units):
+        al = _unit_alpha(alpha, params, slope_at, r - row)
+        if code == TANH:
+            for s in range(n):
+                d[r, s] = (1.0 - a[r, s] * a[r, s]) * da[r, s]
+        elif code == RELU:
+            for s in range(n):  # sign(a): a = max(z, 0) is never negative
+                v = a[r, s]
+                d[r, s] = (1.0 if v > 0.0 else (0.0 if v == 0.0 else v)) * da[r, s]
+        elif code == SIGMOID:
+            for s in range(n):
+                d[r, s] = ((1.0 - a[r, s]) * a[r, s]) * da[r, s]
+        elif code == LEAKY_RELU or code == PRELU:
+            for s in range(n):
+                d[r, s] = (1.0 if z[r, s] > 0.0 else al) * da[r, s]
+        elif code == ELU:
+            for s in range(n):
+                d[r, s] = (1.0 if z[r, s] > 0.0 else a[r, s] + al) * da[r, s]
+        elif code == SELU:
+            for s in range(n):
+                d[r, s] = (SELU_LAMBDA if z[r, s] > 0.0 else a[r, s] + SELU_SLOPE) * da[r, s]
+        elif code == SWISH:
+            for s in range(n):
+                v = z[r, s]
+                sg = _sigmoid(v)
+                d[r, s] = (((1.0 - sg) * v + 1.0) * sg) * da[r, s]
+        elif code == GELU:
+            for s in range(n):
+                v = z[r, s]
+                t = _gelu_tanh(v)
+                inner = GELU_C * (1.0 + 3.0 * GELU_K * v * v)
+                d[r, s] = (0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * inner) * da[r, s]
+        elif code == SOFTPLUS:
+            for s in range(n):
+                d[r, s] = _sigmoid(z[r, s]) * da[r, s]
+        else:  # linear
+            for s in range(n):
+                d[r, s] = da[r, s]
 
 
 @_jit
@@ -221,11 +242,7 @@ def _hidden_forward(sizes, codes, alphas, slope_at, block_at, params, x, z, a, n
     for layer in range(len(sizes) - 2):
         fan_in, units = sizes[layer], sizes[layer + 1]
         _dense(params, block_at[layer], fan_in, units, src, src_row, z, row, n)
-        code, alpha, sa = codes[layer], alphas[layer], slope_at[layer]
-        for j in range(units):
-            if sa >= 0:
-                alpha = params[sa + j]
-            _activate_row(code, z[row + j], a[row + j], n, alpha)
+        _activate(codes[layer], alphas[layer], params, slope_at[layer], z, a, row, units, n)
         src, src_row = a, row
         row += units
     return src, src_row
@@ -368,11 +385,7 @@ def _train_forward(sizes, codes, alphas, slope_at, block_at, keep, params, xb, z
     for layer in range(len(sizes) - 2):
         fan_in, units = sizes[layer], sizes[layer + 1]
         _dense(params, block_at[layer], fan_in, units, src, src_row, z, row, n)
-        code, alpha, sa = codes[layer], alphas[layer], slope_at[layer]
-        for j in range(units):
-            if sa >= 0:
-                alpha = params[sa + j]
-            _activate_row(code, z[row + j], f[row + j], n, alpha)
+        _activate(codes[layer], alphas[layer], params, slope_at[layer], z, f, row, units, n)
         if keep[layer] < 1.0:
             scale = 1.0 / keep[layer]
             for s in range(n):
@@ -508,20 +521,18 @@ def _backward(sizes, codes, alphas, slope_at, block_at, keep, params, grad, xb, 
     for layer in range(L - 1, -1, -1):
         fan_in, units, row = sizes[layer], sizes[layer + 1], rows_at[layer]
         if layer < L - 1:  # hidden: turn dL/da into dL/dz
-            code, alpha, sa = codes[layer], alphas[layer], slope_at[layer]
-            dropped = keep[layer] < 1.0
-            for j in range(units):
-                r = row + j
-                if dropped:
+            sa = slope_at[layer]
+            if keep[layer] < 1.0:
+                for r in range(row, row + units):
                     for s in range(n):
                         da[r, s] *= mask[r, s]
-                if sa >= 0:
-                    alpha = params[sa + j]
+            if sa >= 0:  # dL/dslope_j = sum over the batch of dL/da * min(z, 0)
+                for j in range(units):
                     g = 0.0
                     for s in range(n):
-                        g += da[r, s] * min(z[r, s], 0.0)
+                        g += da[row + j, s] * min(z[row + j, s], 0.0)
                     grad[sa + j] = g
-                _delta_row(code, z[r], f[r], da[r], d[r], n, alpha)
+            _delta(codes[layer], alphas[layer], params, sa, z, f, da, d, row, units, n)
         if layer == 0:
             _weight_grad(grad, block_at[0], fan_in, units, xb, 0, d, row, n)
         else:
