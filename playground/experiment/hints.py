@@ -44,7 +44,13 @@ class Hint:
 
 @dataclass(frozen=True)
 class TrainingState:
-    """The numbers the rules read; build it with ``from_history``."""
+    """The numbers the rules read.
+
+    The per-layer gradient norms and update ratios are the recent typical values
+    (``typical`` over the last couple of hundred steps), not one noisy step; the unit
+    fractions and the learning rate are the current ones. The window's diagnostics view
+    builds one from its training history and the latest snapshot.
+    """
 
     step: int
     layer_names: tuple[str, ...]  # hidden layers, then "output"

@@ -68,6 +68,9 @@ class SetViews:
 
     boundary: bool = True
     neurons: bool = False
+    #: Samples of each hidden layer's values on the training set and which units are
+    #: dead or saturated, for the views that look inside the network.
+    inside: bool = False
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,9 @@ class Stop:
 
 
 Command = Play | Pause | Step | SetTraining | SetSpeed | SetViews | RequestSnapshot | Stop
+
+#: The most training points whose hidden values a snapshot samples (SetViews.inside).
+INSIDE_SAMPLE_ROWS = 256
 
 # ---------------------------------------------------------------------------- snapshot
 
@@ -136,6 +142,13 @@ class Snapshot:
     data: PreparedData | None = None  # only in the first snapshot of a session
     events: tuple[str, ...] = field(default_factory=tuple)  # messages for the user
     engine_note: str | None = None  # why the numpy path ran (None on the compiled one)
+    # Only with SetViews(inside=True): per hidden layer, the values of at most
+    # INSIDE_SAMPLE_ROWS training points (the same rows every time), (rows, units) float32.
+    pre_activations: tuple[np.ndarray, ...] | None = None  # what the activation received
+    activations: tuple[np.ndarray, ...] | None = None  # what it gave out
+    # With SetViews(neurons=True) or inside=True: per hidden layer, (units,) bool.
+    dead_units: tuple[np.ndarray, ...] | None = None
+    saturated_units: tuple[np.ndarray, ...] | None = None
 
 
 # ---------------------------------------------------------------------------- session
@@ -287,6 +300,15 @@ class TrainingSession:
             neurons = tuple(
                 _frozen(a.T.reshape(a.shape[1], g, g)) for a in res.activations
             )
+        hidden_stats = stats[:-1]
+        pre = post = dead_units = saturated_units = None
+        if self.views.inside:
+            rows = _sample_rows(len(t.x_train), INSIDE_SAMPLE_ROWS)
+            pre = tuple(_frozen(s.pre_activations[rows].astype(np.float32)) for s in hidden_stats)
+            post = tuple(_frozen(s.activations[rows].astype(np.float32)) for s in hidden_stats)
+        if self.views.inside or self.views.neurons:
+            dead_units = tuple(_frozen(s.dead_units) for s in hidden_stats)
+            saturated_units = tuple(_frozen(s.saturated_units) for s in hidden_stats)
         if self._rate_time > 0 and self._rate_steps:
             self._last_rate = self._rate_steps / self._rate_time
         self._rate_steps, self._rate_time = 0, 0.0
@@ -325,6 +347,10 @@ class TrainingSession:
             data=self.data if self._first else None,
             events=events,
             engine_note=t.fallback_reason,
+            pre_activations=pre,
+            activations=post,
+            dead_units=dead_units,
+            saturated_units=saturated_units,
         )
         self._first = False
         return snap
@@ -401,6 +427,13 @@ class TrainingSession:
                 if dirty:
                     emit(self.snapshot())
                 return
+
+
+def _sample_rows(n: int, most: int) -> np.ndarray:
+    """Indices of at most ``most`` of ``n`` rows, evenly spread (all rows when few)."""
+    if n <= most:
+        return np.arange(n)
+    return np.linspace(0, n - 1, most).round().astype(np.intp)
 
 
 def finite_or_none(x: float | None) -> float | None:

@@ -162,7 +162,7 @@ def _load_source(source: str) -> tuple[Experiment, str]:
         raise _Usage(message) from None
 
 
-def _usage_from(err: SweepError, axes: dict[str, Any]) -> _Usage:
+def _usage_from(err: SweepError) -> _Usage:
     """A SweepError phrased with the option it came from."""
     if err.path in _OPTIONS:
         return _Usage(f"{_OPTIONS[err.path]}: {err.message}")
@@ -186,7 +186,7 @@ def _spec(args: argparse.Namespace, base: Experiment) -> SweepSpec:
         return SweepSpec(base, axes, random=args.random, repeats=args.repeats,
                          steps=args.steps)
     except SweepError as err:
-        raise _usage_from(err, axes) from None
+        raise _usage_from(err) from None
 
 
 def _output_dir(out: Path | None, name: str) -> Path:
@@ -230,7 +230,7 @@ def _sweep(args: argparse.Namespace) -> int:
         records, interrupted = stop.records, True
     except SweepError as err:
         progress.finish()
-        raise _usage_from(err, spec.axes) from None
+        raise _usage_from(err) from None
     progress.finish()
     try:
         write_results_csv(records, folder / RESULTS_FILE)

@@ -192,11 +192,21 @@ class TrainingController(QObject):
         if self._worker is not None:
             self._worker.send(SetSpeed(steps_per_frame))
 
-    def set_views(self, boundary: bool = True, neurons: bool = False) -> None:
-        """What the snapshots compute besides the numbers."""
-        self._views = SetViews(boundary=boundary, neurons=neurons)
+    def set_views(self, boundary: bool = True, neurons: bool = False,
+                  inside: bool = False) -> None:
+        """What the snapshots compute besides the numbers (see ``SetViews``); the views
+        that need neuron heatmaps or hidden values ask only while they are shown."""
+        views = SetViews(boundary=boundary, neurons=neurons, inside=inside)
+        if views == self._views:
+            return
+        self._views = views
         if self._worker is not None:
-            self._worker.send(self._views)
+            self._worker.send(views)
+
+    @property
+    def views(self) -> SetViews:
+        """What the snapshots compute now."""
+        return self._views
 
     def set_frame_pacing(self, on: bool) -> None:
         """Whether the worker waits for :meth:`frame_drawn` after each training frame

@@ -12,6 +12,9 @@ draws loses nothing; the window reads the buffers when it draws. Two kinds of bu
   the spikes that matter (an exploding gradient) survive the merging, as in pyqtgraph's
   "peak" downsampling.
 
+* :class:`RecentRows` keeps the last few hundred per-step rows exactly (gradient norms,
+  update ratios), for the plain-language hints, which judge the recent typical value.
+
 Thread safety: the worker appends, the window reads. Appending only writes rows past the
 current length and merging builds new arrays, so a view handed to a reader never changes
 under it; a lock keeps (array, length) pairs consistent.
@@ -29,6 +32,8 @@ from playground.experiment.session import Snapshot
 EVAL_COLUMNS = ("step", "train_loss", "test_loss", "train_accuracy", "test_accuracy")
 #: log10 of the smallest norm kept: a zero gradient has no logarithm.
 LOG_NORM_FLOOR = -12.0
+#: Per-step rows kept exactly for the hints ("the recent ~200 steps").
+RECENT_STEPS = 200
 
 
 def log10_norms(norms: np.ndarray) -> np.ndarray:
@@ -73,6 +78,34 @@ class GrowingTable:
         v = self._rows[: self._n]
         v.flags.writeable = False
         return v
+
+
+class RecentRows:
+    """The last ``capacity`` rows of ``width`` columns, oldest first (a ring buffer)."""
+
+    def __init__(self, width: int, capacity: int = RECENT_STEPS) -> None:
+        self._rows = np.full((max(1, capacity), width), np.nan)
+        self._next = 0
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    def extend(self, rows: np.ndarray) -> None:
+        cap = len(self._rows)
+        rows = np.asarray(rows, dtype=np.float64).reshape(-1, self._rows.shape[1])[-cap:]
+        k = len(rows)
+        first = min(k, cap - self._next)
+        self._rows[self._next : self._next + first] = rows[:first]
+        self._rows[: k - first] = rows[first:]
+        self._next = (self._next + k) % cap
+        self._n = min(cap, self._n + k)
+
+    def rows(self) -> np.ndarray:
+        """A new ``(n, width)`` array of the kept rows, oldest first."""
+        if self._n < len(self._rows):
+            return self._rows[: self._n].copy()
+        return np.roll(self._rows, -self._next, axis=0)
 
 
 class PeakHistory:
@@ -189,6 +222,9 @@ class History:
         self.batch_loss = PeakHistory(1, max_buckets)
         #: log10 of the per-step gradient norms (zero norms at LOG_NORM_FLOOR).
         self.log_grad_norm = PeakHistory(1, max_buckets)
+        #: The last RECENT_STEPS steps' gradient norms and update ratios, per layer.
+        self.recent_grad_norm = RecentRows(0)
+        self.recent_update_ratio = RecentRows(0)
         #: Goes up by one each time new records arrive, so a plot can skip a redraw.
         self.revision = 0
 
@@ -198,10 +234,14 @@ class History:
             if snap.layer_names != self.layer_names:
                 self.layer_names = snap.layer_names
                 self.log_grad_norm = PeakHistory(len(snap.layer_names), self._max_buckets)
+                self.recent_grad_norm = RecentRows(len(snap.layer_names))
+                self.recent_update_ratio = RecentRows(len(snap.layer_names))
             changed = False
             if len(snap.steps):
                 self.batch_loss.extend(snap.steps, snap.loss)
                 self.log_grad_norm.extend(snap.steps, log10_norms(snap.grad_norm))
+                self.recent_grad_norm.extend(snap.grad_norm)
+                self.recent_update_ratio.extend(snap.update_ratio)
                 changed = True
             if len(snap.eval_step):
                 rows = np.column_stack([
@@ -230,6 +270,22 @@ class History:
     def batch_loss_curve(self) -> tuple[np.ndarray, np.ndarray]:
         with self._lock:
             return self.batch_loss.curve(0)
+
+    def recent_steps(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(grad_norm, update_ratio)``: the last RECENT_STEPS steps, ``(n, L)`` each."""
+        with self._lock:
+            return self.recent_grad_norm.rows(), self.recent_update_ratio.rows()
+
+    def grad_norm_heat(self) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+        """Layer names, the last step of each bucket ``(b,)`` and log10 of the gradient
+        norm per bucket and layer ``(b, L)`` (each bucket's mean of the logs)."""
+        with self._lock:
+            g = self.log_grad_norm
+            n = len(g)
+            x = g.mean_curve(0)[0] if g.width else np.empty(0)
+            logs = (np.column_stack([g.mean_curve(i)[1] for i in range(g.width)])
+                    if g.width else np.empty((n, 0)))
+            return self.layer_names, x, logs
 
     def grad_norm_curves(self) -> tuple[tuple[str, ...], list[tuple[np.ndarray, np.ndarray]]]:
         """Layer names and, per layer, ``(steps, log10 of the gradient norm)`` averaged

@@ -4,19 +4,29 @@ The controller hands over every snapshot; this keeps only the latest and draws i
 single-shot timer, so several snapshots arriving between two frames cost one drawing and
 the event loop is never blocked by a backlog. History plots read the worker's history
 buffers, which already hold every record, so skipped snapshots lose nothing.
+
+The views that look inside the network (``ui.views``) are attached here too. Each is
+drawn only while it is shown, at most every ``refresh_seconds`` while training, and the
+worker is asked for what the shown ones need (neuron heatmaps, samples of the hidden
+values) and for nothing while none is shown. A unit picked in the network view replaces
+the network's output in the boundary plot (``set_unit_source``).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, Signal, Slot
 
-from playground.experiment.build import PreparedData
+from playground.experiment.build import PreparedData, network_spec
+from playground.experiment.config import ConfigError
 from playground.experiment.session import Snapshot
 from playground.ui.controller import TrainingController
 from playground.ui.plots import BoundaryPlot, GradientPlot, LossPlot, UnitHealthPlot
+from playground.ui.plots.boundary_plot import UnitImage
 from playground.ui.status_bar import TrainingStatusBar
+from playground.ui.views.inside_view import InsideView
 
 #: The shortest time between two drawn frames (60 Hz).
 MIN_FRAME_SECONDS = 1.0 / 60.0
@@ -52,6 +62,10 @@ class LiveView(QObject):
         self.frames_drawn = 0
         self._pending: Snapshot | None = None
         self._last_draw = 0.0
+        self._inside: list[InsideView] = []
+        self._shown: dict[InsideView, bool] = {}
+        self._inside_drawn: dict[InsideView, float] = {}
+        self._unit_source: Callable[[Snapshot], UnitImage | None] | None = None
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.draw)
@@ -59,6 +73,70 @@ class LiveView(QObject):
         controller.snapshotReady.connect(self._on_snapshot)
         controller.dataReady.connect(self._on_data)
         controller.historyReset.connect(self._on_history_reset)
+
+    # ------------------------------------------------------------------ inside views
+    def attach(self, view: InsideView) -> None:
+        """Draw ``view`` as well, while it is shown (see the module docstring)."""
+        self._inside.append(view)
+        self._shown[view] = view.isVisible()
+        self._inside_drawn[view] = 0.0
+        view.shownChanged.connect(lambda shown, v=view: self._on_shown(v, shown))
+        data = self.controller.data
+        if data is not None:
+            self._set_network(view, data)
+        self._request_views()
+
+    def set_unit_source(self, source: Callable[[Snapshot], UnitImage | None] | None) -> None:
+        """Where the boundary plot gets a unit to show instead of the network's output
+        (the source returns None to show the output)."""
+        self._unit_source = source
+
+    @Slot()
+    def redraw(self) -> None:
+        """Draw the latest snapshot again now (the choice of what to show changed)."""
+        latest = self.controller.latest
+        if latest is not None:
+            self._pending = latest
+            for view in self._inside:
+                self._inside_drawn[view] = 0.0
+            self.draw()
+
+    def _on_shown(self, view: InsideView, shown: bool) -> None:
+        if self._shown.get(view) == shown:
+            return
+        self._shown[view] = shown
+        self._request_views()
+        if shown:
+            self._inside_drawn[view] = 0.0
+            latest = self.controller.latest
+            if latest is not None:
+                view.update_from(latest, self.controller.history)
+
+    def _request_views(self) -> None:
+        shown = [v for v in self._inside if self._shown.get(v)]
+        self.controller.set_views(
+            boundary=True,
+            neurons=any(v.needs_neurons for v in shown),
+            inside=any(v.needs_inside for v in shown),
+        )
+
+    def _set_network(self, view: InsideView, data: PreparedData) -> None:
+        try:
+            spec = network_spec(self.controller.experiment, data)
+        except (ValueError, ConfigError):  # the experiment changed under the data
+            return
+        view.set_network(spec, data)
+
+    def _draw_inside(self, snap: Snapshot) -> None:
+        now = time.perf_counter()
+        history = self.controller.history
+        for view in self._inside:
+            if not self._shown.get(view):
+                continue
+            if snap.running and now - self._inside_drawn[view] < view.refresh_seconds:
+                continue
+            self._inside_drawn[view] = now
+            view.update_from(snap, history)
 
     # ------------------------------------------------------------------ frame pacing
     def _paint_then_release(self) -> None:
@@ -83,6 +161,8 @@ class LiveView(QObject):
     def _on_data(self, data: PreparedData) -> None:
         self.boundary.set_data(data)
         self.loss.set_task(data.is_classification)
+        for view in self._inside:
+            self._set_network(view, data)
 
     @Slot()
     def _on_history_reset(self) -> None:
@@ -90,6 +170,9 @@ class LiveView(QObject):
         self.loss.reset()
         self.gradients.reset()
         self.status.clear_values()
+        for view in self._inside:
+            view.reset()
+            self._inside_drawn[view] = 0.0
 
     @Slot()
     def draw(self) -> None:
@@ -99,7 +182,10 @@ class LiveView(QObject):
             return
         history = self.controller.history
         turn = self.frames_drawn % HISTORY_TURNS if snap.running else None
+        unit = self._unit_source(snap) if self._unit_source is not None else None
+        self.boundary.show_unit(unit)
         self.boundary.update_from(snap)
+        self._draw_inside(snap)
         self.gradients.update_from(snap, history if turn in (None, 0) else None)
         if turn in (None, 1):
             self.loss.update_from(history)

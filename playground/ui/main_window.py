@@ -28,10 +28,11 @@ from playground.ui.panels import DataPanel, NetworkPanel, TrainingPanel
 from playground.ui.plots import BoundaryPlot, GradientPlot, LossPlot, UnitHealthPlot
 from playground.ui.settings import app_settings
 from playground.ui.status_bar import TrainingStatusBar
+from playground.ui.views import ActivationExplorer, DiagnosticsView, NetworkView
 
 APP_NAME = "Playground"
 #: Bump when the docks change so that an old saved layout is ignored.
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2
 EXPERIMENT_FILTER = "Playground experiments (*.json);;All files (*)"
 
 
@@ -57,6 +58,9 @@ class MainWindow(QMainWindow):
         self.panels = (self.data_panel, self.network_panel, self.training_panel)
         self.transport = TransportBar(self)
         self.status = TrainingStatusBar(self)
+        self.network_view = NetworkView()
+        self.activation_explorer = ActivationExplorer()
+        self.diagnostics_view = DiagnosticsView()
         self.live_view = LiveView(self.controller, self.boundary_plot, self.loss_plot,
                                   self.gradient_plot, self.unit_health_plot, self.status, self)
 
@@ -106,6 +110,17 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.data_dock, self.loss_dock], [360, 470], Qt.Orientation.Horizontal)
         self.docks = (self.data_dock, self.network_dock, self.training_dock, self.loss_dock,
                       self.gradient_dock, self.unit_health_dock)
+        # Looking inside the network: closed at first (they cost training time while shown).
+        self.network_view_dock = self._dock("Network graph (live)", "networkViewDock",
+                                            self.network_view,
+                                            Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.explorer_dock = self._dock("Activation explorer", "activationExplorerDock",
+                                        self.activation_explorer, right)
+        self.diagnostics_dock = self._dock("Diagnostics and hints", "diagnosticsDock",
+                                           self.diagnostics_view, right)
+        self.inside_docks = (self.network_view_dock, self.explorer_dock, self.diagnostics_dock)
+        for dock in self.inside_docks:
+            dock.hide()
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -135,6 +150,11 @@ class MainWindow(QMainWindow):
         for dock in self.docks:
             view_menu.addAction(dock.toggleViewAction())
         view_menu.addAction(self.transport.toggleViewAction())
+        view_menu.addSeparator()
+        for dock, key in zip(self.inside_docks, ("Ctrl+1", "Ctrl+2", "Ctrl+3")):
+            action = dock.toggleViewAction()
+            action.setShortcut(QKeySequence(key))
+            view_menu.addAction(action)
         view_menu.addSeparator()
         self._action(view_menu, "&Reset layout", self.reset_layout)
 
@@ -172,6 +192,10 @@ class MainWindow(QMainWindow):
         c.errorOccurred.connect(self._on_error)
         c.notice.connect(lambda text: self.status.show_notice(text, 10000))
         c.runningChanged.connect(self.transport.set_running)
+        for view in (self.network_view, self.activation_explorer, self.diagnostics_view):
+            self.live_view.attach(view)
+        self.live_view.set_unit_source(self.network_view.focused_image)
+        self.network_view.focusChanged.connect(self.live_view.redraw)
         t = self.transport
         t.playPauseRequested.connect(c.toggle)
         t.stepRequested.connect(lambda: c.step(1))

@@ -39,6 +39,18 @@ BATCH_LOSS_COLOR = "#bfdcd8"  # pale teal for the noisy per-step loss
 DEAD_COLOR = "#d62728"  # red: dead units
 SATURATED_COLOR = "#e69f00"  # amber: saturated units
 
+# The network graph and the activation explorer: weights and values by sign, with
+# TensorFlow Playground's convention (blue positive, orange negative).
+POSITIVE_COLOR = CLASS_COLORS[1]
+NEGATIVE_COLOR = CLASS_COLORS[0]
+FOCUS_COLOR = "#111827"  # the outline of the unit shown in the big plot
+TILE_OUTLINE = "#c8ccd2"
+CURVE_COLOR = "#1f2937"  # f(x) in the activation explorer
+SLOPE_COLOR = "#c2410c"  # f'(x)
+HISTOGRAM_COLOR = "#7aa6c2"  # the pre-activation histogram under the curves
+FLAT_REGION_COLOR = "#e5e7eb"  # where the slope is too small to pass a gradient
+MISSING_COLOR = "#9ca3af"  # a value that is not a number (a diverged run)
+
 NOTICE_STYLE = (
     "QLabel { background: rgba(30, 41, 59, 215); color: white; border-radius: 6px;"
     " padding: 6px 12px; font-weight: 600; }"
@@ -66,6 +78,24 @@ _LAYER_ANCHORS = np.array(
         [34, 168, 132],
         [122, 209, 81],
         [189, 223, 38],
+    ],
+    dtype=np.float64,
+)
+
+
+# Viridis anchors, complete: dark purple (small) to yellow (large), for magnitudes.
+_VIRIDIS = np.array(
+    [
+        [68, 1, 84],
+        [72, 40, 120],
+        [62, 74, 137],
+        [49, 104, 142],
+        [38, 130, 142],
+        [31, 158, 137],
+        [53, 183, 121],
+        [110, 206, 88],
+        [181, 222, 43],
+        [253, 231, 37],
     ],
     dtype=np.float64,
 )
@@ -133,6 +163,15 @@ def diverging_lut(
     amount = np.abs(t) * strength
     lo, hi = np.array(hex_to_rgb(low), float), np.array(hex_to_rgb(high), float)
     rgb = np.where(t[:, None] < 0, _blend_with_white(lo, amount), _blend_with_white(hi, amount))
+    return _to_lut(rgb)
+
+
+def magnitude_lut(n: int = 256) -> np.ndarray:
+    """Viridis, dark for small and yellow for large values: it reads in grey-scale and for
+    colour-blind viewers, so it suits a log-scale magnitude such as a gradient norm."""
+    t = np.linspace(0.0, 1.0, n)
+    pos = np.linspace(0.0, 1.0, len(_VIRIDIS))
+    rgb = np.stack([np.interp(t, pos, _VIRIDIS[:, c]) for c in range(3)], axis=1)
     return _to_lut(rgb)
 
 

@@ -49,6 +49,8 @@ def kernels():
     """
     if not compiled.numba_installed():
         pytest.skip("numba is not installed")
+    if not compiled.enabled_by_environment():
+        pytest.skip(f"the fast path is switched off ({compiled.ENV_VAR})")
     from playground.engine.compiled import kernels as module
     from playground.engine.compiled.warmup import WarmUp
 
@@ -56,6 +58,13 @@ def kernels():
         patch.setattr(compiled, "_WARM_UP", WarmUp())
         assert compiled.warm_up(timeout=900), compiled.why_not(_pair("tanh", "sigmoid")[1])
         yield module
+
+
+@pytest.fixture(autouse=True)
+def _fast_path_allowed(monkeypatch):
+    """Each test starts with the environment allowing the fast path (tests that need the
+    kernels still skip, through ``kernels``, when the environment switched it off)."""
+    monkeypatch.delenv(compiled.ENV_VAR, raising=False)
 
 
 def _pair(activation: str, head: str, optimizer: str = "sgd", *, hyper=None, width=4,
@@ -81,16 +90,12 @@ def _pair(activation: str, head: str, optimizer: str = "sgd", *, hyper=None, wid
     return trainers
 
 
-def _optimizer_state(trainer: Trainer) -> dict[str, np.ndarray]:
-    return trainer.optimizer.state()
-
-
 def assert_same_run(reference: Trainer, fast: Trainer, ref_result, fast_result) -> None:
     """Same weights, gradients, updates, optimizer state, records and evaluations."""
     assert fast.engine_path == "compiled", fast.fallback_reason
     assert reference.engine_path == "numpy"
     np.testing.assert_allclose(fast.network.buffer, reference.network.buffer, rtol=0, atol=TOL)
-    ref_state, fast_state = _optimizer_state(reference), _optimizer_state(fast)
+    ref_state, fast_state = reference.optimizer.state(), fast.optimizer.state()
     assert ref_state.keys() == fast_state.keys()
     for key in ref_state:
         np.testing.assert_allclose(fast_state[key], ref_state[key], rtol=TOL, atol=TOL)
@@ -259,6 +264,14 @@ def test_runs_of_any_length_chain_into_one_trajectory(kernels):
                                atol=TOL)
     assert fast.dropout_rng.random() == reference.dropout_rng.random()
     assert ref_result.log.step[-1] == fast.step
+
+
+def test_a_long_run_split_into_many_calls_is_one_trajectory(kernels, monkeypatch):
+    from playground.engine.compiled import runner
+
+    monkeypatch.setattr(runner, "MAX_CALL_STEPS", 7)
+    reference, fast = _pair("swish", "softmax", "adamw", dropout=0.2, batch_size=6)
+    assert_same_run(reference, fast, *_run_both(reference, fast))
 
 
 def test_a_deadline_ends_the_compiled_run_early_but_consistently(kernels):

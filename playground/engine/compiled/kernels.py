@@ -3,7 +3,7 @@
 Each kernel is one generic function for every dense network the numpy engine builds: the
 architecture arrives as plain arrays (layer widths, activation codes, parameter offsets)
 and the activation, head and optimizer as small integer codes, so numba compiles one
-version per kernel (not one per configuration), and caches it on disk.
+version per kernel and dtype (not one per configuration), and caches it on disk.
 
 The formulas are those of the numpy reference (``activations``, ``heads``, ``network``,
 ``optimizers``), written out one element at a time in the same order of operations, so

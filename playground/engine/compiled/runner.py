@@ -14,9 +14,10 @@ Per call the runner, in numpy:
   yields the same numbers, in the same order, as one call per step and layer;
 * computes the learning rate of each step from the schedule.
 
-K is the number of steps asked for, cut at the next evaluation when something listens to
-evaluations (reduce-on-plateau, early stopping) and, under a deadline, to the steps that
-fit in the time left, judged by the speed of the previous calls.
+K is the number of steps asked for, at most a few thousand per call (to bound the per-call
+arrays), cut at the next evaluation when something listens to evaluations
+(reduce-on-plateau, early stopping) and, under a deadline, to the steps that fit in the
+time left, judged by the speed of the previous calls.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ PIECEWISE_LINEAR = frozenset({"linear", "relu", "leaky_relu", "prelu"})
 #: Steps in a call when there is no speed estimate yet, and the least under a deadline
 #: (the numpy path also checks the clock every 16 steps).
 FIRST_CALL_STEPS = 16
+#: Most steps in one call, and most dropout numbers drawn for one call: the per-call
+#: arrays (sample rows, rates, dropout numbers) stay a few megabytes at most.
+MAX_CALL_STEPS = 4096
+MAX_CALL_DRAWS = 1 << 19
 
 
 def _offset(view: np.ndarray, base: np.ndarray) -> int:
@@ -123,9 +128,9 @@ class CompiledRunner:
             return Trainer._trim(result, 0)
         done = 0
         while done < n_steps:
-            k = n_steps - done
+            k = min(n_steps - done, self._call_limit())
             every = tr.eval_every or 0
-            if every and (tr.early_stopping is not None or _listens(tr.schedule)):
+            if every and self._listening():
                 k = min(k, every - tr.step % every)
             if deadline is not None:
                 k = min(k, self._steps_that_fit(deadline))
@@ -134,6 +139,19 @@ class CompiledRunner:
             if ended or (deadline is not None and time.perf_counter() >= deadline):
                 break
         return Trainer._trim(result, done)
+
+    def _listening(self) -> bool:
+        """True when evaluations can change the training (early stopping, a schedule
+        that observes the loss): then each call ends at the next evaluation, which the
+        trainer handles before the next step, as on the numpy path."""
+        tr = self.trainer
+        return tr.early_stopping is not None or _listens(tr.schedule)
+
+    def _call_limit(self) -> int:
+        draws_per_step = self.trainer.batch_size * self.drop_units
+        if draws_per_step == 0:
+            return MAX_CALL_STEPS
+        return max(FIRST_CALL_STEPS, min(MAX_CALL_STEPS, MAX_CALL_DRAWS // draws_per_step))
 
     def _steps_that_fit(self, deadline: float) -> int:
         if self._seconds_per_step is None:
@@ -181,7 +199,7 @@ class CompiledRunner:
             tr.diverged = tr._divergence_message(start + ran, losses[ran - 1], norms[ran - 1])
             result.diverged = tr.diverged
             return ran, True
-        listening = tr.early_stopping is not None or _listens(tr.schedule)
+        listening = self._listening()
         for record in evals[:n_evals]:
             ev = self._evaluation(record, start, epochs)
             result.evaluations.append(ev)
