@@ -93,8 +93,12 @@ def _seed(text: str) -> int:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser for ``python main.py``."""
+def build_parser(with_sweep: bool = True) -> argparse.ArgumentParser:
+    """The argument parser for ``python main.py``.
+
+    The ``sweep`` command brings the parallel-run machinery with it, so it is only added
+    when it may be needed (``with_sweep``); opening the window stays quick.
+    """
     parser = argparse.ArgumentParser(
         description="A desktop neural-network playground. Without a command it opens "
                     "the window.",
@@ -132,12 +136,17 @@ def build_parser() -> argparse.ArgumentParser:
         "presets", help="list the built-in presets",
         description="List the built-in presets with their titles.",
     )
+    if with_sweep:
+        from playground.experiment.sweep_cli import add_sweep_parser
+
+        add_sweep_parser(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
-    parser = build_parser()
+    words = sys.argv[1:] if argv is None else argv
+    parser = build_parser(with_sweep=any(w in ("sweep", "-h", "--help") for w in words))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help, --version and argument errors
@@ -152,6 +161,10 @@ def main(argv: list[str] | None = None) -> int:
             return _train(args)
         if args.command == "presets":
             return _list_presets()
+        if args.command == "sweep":
+            from playground.experiment.sweep_cli import run_sweep_command
+
+            return run_sweep_command(args)
         return _open_window()
     except UsageError as err:
         _error(str(err))
