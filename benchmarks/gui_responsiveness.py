@@ -11,6 +11,10 @@ time and measures, in the same process:
 * training steps per second, against the same experiment trained headless
   (``TrainingSession.run`` on a thread, views off) for the same time.
 
+``--network-view`` opens the live network graph (neuron heatmaps computed by the worker,
+tiles and links redrawn up to 15 times a second); ``--all-views`` opens the activation
+explorer and the diagnostics as well. Run once without and once with a flag to compare.
+
 BLAS is pinned to one thread so the numbers do not depend on the machine's core count.
 The last line is machine-readable:
 ``gui_responsiveness: fps=<x> p50_ms=<x> p99_ms=<x> throughput_ratio=<x>``.
@@ -87,7 +91,7 @@ def _rate(marks: list[tuple[float, int]], warmup: float) -> float:
     return (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
 
 
-def gui_measurements(exp, seconds: float) -> dict[str, float]:
+def gui_measurements(exp, seconds: float, docks: tuple[str, ...] = ()) -> dict[str, float]:
     from PySide6.QtCore import QEvent, QObject, Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -97,6 +101,8 @@ def gui_measurements(exp, seconds: float) -> dict[str, float]:
     window = MainWindow(exp)
     window.resize(1400, 900)
     window.show()
+    for name in docks:
+        getattr(window, name).show()
 
     class PaintCounter(QObject):
         def __init__(self) -> None:
@@ -176,14 +182,24 @@ def _run_event_loop(seconds: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="training time per run")
+    views = parser.add_mutually_exclusive_group()
+    views.add_argument("--network-view", action="store_true",
+                       help="with the network graph (neuron heatmaps) open")
+    views.add_argument("--all-views", action="store_true",
+                       help="with the network graph, activation explorer and diagnostics open")
     args = parser.parse_args()
+    docks: tuple[str, ...] = ()
+    if args.network_view:
+        docks = ("network_view_dock",)
+    elif args.all_views:
+        docks = ("network_view_dock", "explorer_dock", "diagnostics_dock")
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     os.environ.setdefault("PLAYGROUND_SETTINGS_DIR", tempfile.mkdtemp(prefix="pg-bench-"))
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1):
         exp = spiral_relu_experiment()
-        gui = gui_measurements(exp, args.seconds)
+        gui = gui_measurements(exp, args.seconds, docks)
         headless = headless_steps_per_second(exp, args.seconds)
     ratio = gui["steps_per_second"] / headless if headless else 0.0
     rows = [
@@ -195,10 +211,12 @@ def main() -> None:
         ("steps/s headless", f"{headless:.0f}", ""),
         ("throughput ratio", f"{ratio:.2f}", ">= 0.80"),
     ]
+    print(f"open views: {', '.join(docks) or 'main window only'}")
     print(f"{'measure':36s} {'value':>10s}  budget")
     for name, value, budget in rows:
         print(f"{name:36s} {value:>10s}  {budget}")
-    print(f"gui_responsiveness: fps={gui['fps']:.1f} p50_ms={gui['p50_ms']:.2f} "
+    label = "network_view" if args.network_view else "all_views" if args.all_views else "main"
+    print(f"gui_responsiveness: views={label} fps={gui['fps']:.1f} p50_ms={gui['p50_ms']:.2f} "
           f"p99_ms={gui['p99_ms']:.2f} throughput_ratio={ratio:.2f}")
 
 

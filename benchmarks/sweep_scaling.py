@@ -12,7 +12,9 @@ round. Both must give identical rows.
 Other work on a shared machine caps what any program can gain from a second process, so
 each round also measures that cap: the speed-up of two plain Python loops in the same two
 workers over the same loops one after another ("machine ceiling"). A sweep speed-up close
-to the ceiling means the sweep itself adds little overhead.
+to the ceiling means the sweep itself adds little overhead. Last, a load-independent
+check: the CPU time a run takes in this process and in a worker (8 runs each); if they
+match, two idle cores would give close to twice the speed.
 
 The target on the 2-core reference machine is a speed-up of at least 1.7.
 
@@ -29,6 +31,7 @@ import time
 
 from joblib import Parallel, delayed, parallel_config
 
+from playground.experiment.config import Experiment
 from playground.experiment.presets import load_preset
 from playground.experiment.sweep import SweepSpec, run_one, run_sweep
 
@@ -64,6 +67,22 @@ def machine_ceiling(n: int = 4_000_000) -> float:
         Parallel(n_jobs=2, batch_size=1)(delayed(_burn)(n) for _ in range(2))
         parallel = time.perf_counter() - start
     return serial / parallel
+
+
+def _cpu_seconds(experiment: Experiment, steps: int) -> float:
+    start = time.process_time()
+    run_one(experiment, steps)
+    return time.process_time() - start
+
+
+def cpu_per_run(spec: SweepSpec) -> tuple[float, float]:
+    """Mean CPU seconds of the spec's first 8 runs here and in the two loky workers."""
+    runs = [r.experiment for r in spec.runs[:8]]
+    here = [_cpu_seconds(e, spec.steps_per_run) for e in runs]
+    with parallel_config(backend="loky", inner_max_num_threads=1):
+        there = Parallel(n_jobs=2, batch_size=1)(
+            delayed(_cpu_seconds)(e, spec.steps_per_run) for e in runs)
+    return sum(here) / len(here), sum(there) / len(there)
 
 
 def timed_sweep(spec: SweepSpec, jobs: int) -> tuple[float, list]:
@@ -109,6 +128,10 @@ def main() -> None:
             print(f"round {r + 1}: jobs={jobs}  {seconds:6.2f} s  "
                   f"({seconds / runs * 1000:.0f} ms per run)")
     print(f"load average after: {_load()} (other work on the machine skews the figures)")
+    cpu_here, cpu_worker = cpu_per_run(spec)
+    projected = min(2.0, 2 * cpu_here / cpu_worker)
+    print(f"CPU seconds per run: {cpu_here:.3f} in this process, {cpu_worker:.3f} in a "
+          f"worker; two idle cores would give about {projected:.2f}x")
     t1, t2 = min(t1s), min(t2s)
     print(f"identical rows for jobs=1 and jobs=2: yes ({runs} runs)")
     print(f"fastest: jobs=1 {t1:.2f} s, jobs=2 {t2:.2f} s, speed-up {t1 / t2:.2f}x "

@@ -26,7 +26,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterable
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 #: Never bundled, whatever is installed: the parity extra puts torch in the same venv.
 NEVER = ("torch", "torchvision", "torchaudio", "functorch", "triton", "tensorflow", "jax",
@@ -66,6 +66,13 @@ EXCLUDED_MODULES = (
     # scipy: subpackages that nothing on the generators' import path loads.
     "scipy.cluster", "scipy.datasets", "scipy.differentiate", "scipy.fftpack",
     "scipy.misc", "scipy.odr", "scipy.signal",
+)
+
+#: Extension modules imported only from other extension modules, where PyInstaller cannot
+#: see the import; the excluded subpackages used to bring them in by chance.
+HIDDEN_IMPORTS = (
+    "sklearn.utils._vector_sentinel",  # cimported by sklearn's Cython utilities
+    "numba._devicearray",  # loaded through the C API of numba._dispatcher
 )
 
 #: Numba-related packages, left out by the spec's ``--without-numba`` option.
@@ -201,3 +208,41 @@ def unreachable_libraries(binaries: Iterable[tuple[str, str, str]],
             if target is not None and target not in seen:
                 todo.append(target)
     return {dest for dest, _src in entries if _prunable(dest) and dest not in seen}
+
+
+# ------------------------------------------------------------------------- stripping
+
+# Stripping every library (PyInstaller's strip=True) breaks the ones that auditwheel has
+# patched, numpy's OpenBLAS first ("ELF load command address/offset not page-aligned").
+# These are built without patching and carry their full symbol tables: about 45 MB.
+_STRIP = (
+    re.compile(r"^libpython[\d.]+\.so"),
+    re.compile(r"^python[\d.]+/lib-dynload/"),
+    re.compile(r"^llvmlite/binding/libllvmlite\.so$"),
+    re.compile(r"^numba/.+\.so$"),
+    re.compile(r"^yaml/.+\.so$"),
+)
+
+
+def should_strip(dest: str) -> bool:
+    """True for a collected library whose symbol table is safe to strip (Linux)."""
+    return sys.platform.startswith("linux") and any(p.search(dest) for p in _STRIP)
+
+
+def stripped_copy(source: str, dest: str, folder: str) -> str:
+    """A copy of ``source`` with its symbol table removed, kept under ``folder`` and made
+    again only when the source is newer; ``source`` itself when ``strip`` is missing or
+    fails."""
+    strip = shutil.which("strip")
+    if strip is None:
+        return source
+    target = Path(folder) / dest
+    src = Path(source)
+    if target.is_file() and target.stat().st_mtime >= src.stat().st_mtime:
+        return str(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, target)
+    shutil.copymode(src, target)
+    done = subprocess.run([strip, "--strip-unneeded", str(target)], capture_output=True,
+                          check=False)
+    return str(target) if done.returncode == 0 else source

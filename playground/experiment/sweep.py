@@ -16,7 +16,8 @@ Reproducibility. A run is fully determined by its experiment and its number of s
 seed fixes data, weights, batch order and dropout, and BLAS is held to one thread inside
 every run, so no summation order depends on the machine's load. A row of a sweep
 therefore equals :func:`run_one` of the same experiment bit for bit, whatever ``jobs`` or
-backend ran it. The engine path is part of that: an experiment that allows the compiled
+backend ran it (on machines of one kind: another processor may round differently). The
+engine path is part of that: an experiment that allows the compiled
 fast path waits for the compiled kernels before it trains (once per process; they load
 from numba's disk cache), so it never starts on numpy and switches midway depending on how
 busy a worker was. Each record says which path ran; the two agree to about 1e-12, not bit

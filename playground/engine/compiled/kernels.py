@@ -192,10 +192,20 @@ def _delta(code, alpha, params, slope_at, z, a, da, d, row, units, n):
 
 
 @_jit
+def work_width(n):
+    """Columns of a work array for batches of up to n samples (see ``_dense``)."""
+    return (n + 3) // 4 * 4
+
+
+@_jit
 def _dense(params, at, fan_in, units, src, src_row, z, z_row, n):
-    """z[j] = sum_i W[i, j] src[i] + b[j] for the n columns of a batch, summed over i in
-    order. Long batches loop over the batch, which the compiler vectorizes; short ones go
-    four samples at a time with their sums in registers (same sums, same order)."""
+    """z[j] = sum_i W[i, j] src[i] + b[j] for the n columns of a batch.
+
+    Long batches loop over the batch, which the compiler vectorizes. Short ones go four
+    samples at a time with their sums in registers, rounding n up to a multiple of four:
+    the work arrays are that wide (see ``work_width``), the extra columns hold finite
+    leftovers, and nothing reads what is computed from them (every later step works
+    column by column, and every sum over the batch stops at n)."""
     for j in range(units):
         zj = z_row + j
         b = params[at + fan_in * units + j]
@@ -210,8 +220,7 @@ def _dense(params, at, fan_in, units, src, src_row, z, z_row, n):
             for s in range(n):
                 z[zj, s] += b
             continue
-        s = 0
-        while s + 4 <= n:
+        for s in range(0, n, 4):  # up to three columns past n: see the docstring
             c0 = c1 = c2 = c3 = 0.0
             for i in range(fan_in):
                 w = params[at + i * units + j]
@@ -224,13 +233,6 @@ def _dense(params, at, fan_in, units, src, src_row, z, z_row, n):
             z[zj, s + 1] = c1 + b
             z[zj, s + 2] = c2 + b
             z[zj, s + 3] = c3 + b
-            s += 4
-        while s < n:
-            c = 0.0
-            for i in range(fan_in):
-                c += params[at + i * units + j] * src[src_row + i, s]
-            z[zj, s] = c + b
-            s += 1
 
 
 @_jit
@@ -489,8 +491,7 @@ def _input_grad(params, at, fan_in, units, d, d_row, da, da_row, n):
                 for s in range(n):
                     da[di, s] += w * d[dj, s]
             continue
-        s = 0
-        while s + 4 <= n:
+        for s in range(0, n, 4):  # up to three columns past n, as in _dense
             c0 = c1 = c2 = c3 = 0.0
             for j in range(units):
                 w = params[w_at + j]
@@ -503,13 +504,6 @@ def _input_grad(params, at, fan_in, units, d, d_row, da, da_row, n):
             da[di, s + 1] = c1
             da[di, s + 2] = c2
             da[di, s + 3] = c3
-            s += 4
-        while s < n:
-            c = 0.0
-            for j in range(units):
-                c += params[w_at + j] * d[d_row + j, s]
-            da[di, s] = c
-            s += 1
 
 
 @_jit
@@ -636,14 +630,14 @@ def train_steps(sizes, codes, alphas, slope_at, block_at, keep, head,
     b_max = 1
     for k in range(len(rates)):
         b_max = max(b_max, starts[k + 1] - starts[k])
-    width = max(b_max, CHUNK)
-    xb = np.empty((sizes[0], width))
-    z = np.empty((n_units, width))
-    f = np.empty((n_units, width))
-    a = np.empty((n_units, width))
-    mask = np.empty((n_units, width))
-    d = np.empty((n_units, width))
-    da = np.empty((n_units, width))
+    width = work_width(max(b_max, CHUNK))
+    xb = np.zeros((sizes[0], width))
+    z = np.zeros((n_units, width))
+    f = np.zeros((n_units, width))
+    a = np.zeros((n_units, width))
+    mask = np.zeros((n_units, width))
+    d = np.zeros((n_units, width))
+    da = np.zeros((n_units, width))
     correct = np.zeros(1, np.int64)
     cursor = 0
     n_evals = 0
@@ -706,9 +700,9 @@ def predict(sizes, codes, alphas, slope_at, block_at, head, params, x, out):
     for layer in range(L):
         n_units += sizes[layer + 1]
     out_row = n_units - k
-    xb = np.empty((sizes[0], CHUNK), x.dtype)
-    z = np.empty((n_units, CHUNK), x.dtype)
-    a = np.empty((n_units, CHUNK), x.dtype)
+    xb = np.zeros((sizes[0], work_width(CHUNK)), x.dtype)
+    z = np.zeros((n_units, work_width(CHUNK)), x.dtype)
+    a = np.zeros((n_units, work_width(CHUNK)), x.dtype)
     for first in range(0, x.shape[0], CHUNK):
         n = min(CHUNK, x.shape[0] - first)
         _load_range(x, first, n, xb)

@@ -102,6 +102,7 @@ class BoundaryPlot(QWidget):
 
         self.legend_label = QLabel()
         self.legend_label.setTextFormat(Qt.TextFormat.RichText)
+        self.legend_label.setWordWrap(True)  # a long legend must not widen the window
 
         self.notice_label = QLabel()
         self.notice_label.setStyleSheet(style.NOTICE_STYLE)
@@ -202,10 +203,10 @@ class BoundaryPlot(QWidget):
         self._set_rgba(self._unit_lut[index])
         if was is None or was.title != unit.title or was.levels != unit.levels:
             self.legend_label.setText(
-                f"<b>Showing {unit.title}</b>: its output over the plane, "
-                f'<span style="color:{style.CLASS_COLORS[0]}">orange</span> at {low:.2g}, '
-                f'white in between, <span style="color:{style.CLASS_COLORS[1]}">blue</span> '
-                f"at {high:.2g}. Click the unit again to see the network's output.")
+                f"<b>Showing {unit.title}</b>: "
+                f'<span style="color:{style.CLASS_COLORS[0]}">■</span> {low:.2g} … '
+                f'<span style="color:{style.CLASS_COLORS[1]}">■</span> {high:.2g}. '
+                "Click the unit again to go back.")
 
     def set_boundary(self, boundary: np.ndarray) -> None:
         self._last_boundary = boundary

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -114,7 +114,6 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 class ActivationExplorer(InsideView):
     """f(x), f'(x) and a layer's pre-activation histogram on one x axis."""
 
-    activationChanged = Signal(str)
     needs_inside = True
     refresh_seconds = 0.1
 
@@ -321,7 +320,6 @@ class ActivationExplorer(InsideView):
         self._configure_parameter(None)
         self._draw_curves()
         self._draw_histogram()
-        self.activationChanged.emit(self.activation)
 
     def _on_parameter(self) -> None:
         self._draw_curves()

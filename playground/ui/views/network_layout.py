@@ -30,10 +30,18 @@ WEIGHT_EDGES = (0.15, 0.35, 0.6, 0.85)
 #: Pen width in pixels and opacity (0-255) for each band.
 LINK_WIDTHS = (0.6, 1.0, 1.6, 2.4, 3.4)
 LINK_ALPHAS = (45, 90, 140, 190, 235)
-#: Room above the columns for their titles, and left of the inputs for feature names.
+#: Room (in pixels: the text does not zoom) above the columns for their titles, left of
+#: the inputs for the feature names and right of the outputs for half a title.
 HEADER = 40.0
 LEFT_MARGIN = 46.0
+RIGHT_MARGIN = 32.0
+#: Space under the tallest column.
 MARGIN = 10.0
+#: A view zooms the graph to fit, but not below MIN_SCALE (it scrolls instead) nor above
+#: MAX_SCALE; spare width spreads the columns up to MAX_SPREAD times their natural pitch.
+MIN_SCALE = 0.55
+MAX_SCALE = 1.6
+MAX_SPREAD = 2.5
 
 
 @dataclass(frozen=True)
@@ -68,18 +76,22 @@ def tile_size(largest_layer: int) -> float:
 class NetworkLayout:
     """Positions of the tiles of a network with ``sizes`` units per column."""
 
-    def __init__(self, sizes: Sequence[int], tile: float | None = None) -> None:
+    def __init__(self, sizes: Sequence[int], tile: float | None = None,
+                 column_pitch: float | None = None, *, header: float = HEADER,
+                 left: float = LEFT_MARGIN, right: float = RIGHT_MARGIN) -> None:
         self.sizes = tuple(int(n) for n in sizes)
         if len(self.sizes) < 2 or min(self.sizes) < 1:
             raise ValueError(f"sizes: need inputs and outputs of >= 1 unit, got {sizes}")
         self.tile = float(tile) if tile is not None else tile_size(max(self.sizes))
         self.gap = self.tile / 4.0
         self.pitch = self.tile + self.gap
-        self.column_pitch = self.tile + max(64.0, 2.4 * self.tile)
+        natural = self.tile + max(64.0, 2.4 * self.tile)
+        self.column_pitch = max(natural, float(column_pitch)) if column_pitch else natural
+        self.left = left
         tallest = max(self.sizes)
-        self.height = HEADER + tallest * self.pitch - self.gap + MARGIN
-        self.width = LEFT_MARGIN + (len(self.sizes) - 1) * self.column_pitch + self.tile + MARGIN
-        self._top = [HEADER + (tallest - n) * self.pitch / 2.0 for n in self.sizes]
+        self.height = header + tallest * self.pitch - self.gap + MARGIN
+        self.width = left + (len(self.sizes) - 1) * self.column_pitch + self.tile + right
+        self._top = [header + (tallest - n) * self.pitch / 2.0 for n in self.sizes]
 
     @property
     def n_columns(self) -> int:
@@ -87,7 +99,7 @@ class NetworkLayout:
 
     def column_x(self, column: int) -> float:
         """Left edge of the column's tiles."""
-        return LEFT_MARGIN + column * self.column_pitch
+        return self.left + column * self.column_pitch
 
     def column_top(self, column: int) -> float:
         """Top edge of the column's first tile."""
@@ -102,7 +114,7 @@ class NetworkLayout:
 
     def unit_at(self, x: float, y: float) -> UnitRef | None:
         """The unit whose tile contains the point, if any."""
-        col = int(np.floor((x - LEFT_MARGIN) / self.column_pitch))
+        col = int(np.floor((x - self.left) / self.column_pitch))
         if not 0 <= col < self.n_columns:
             return None
         if x - self.column_x(col) > self.tile:
@@ -116,7 +128,7 @@ class NetworkLayout:
     def gap_at(self, x: float) -> int | None:
         """The column whose outgoing links pass over ``x`` (between its tiles and the
         next column's), if any."""
-        col = int(np.floor((x - LEFT_MARGIN) / self.column_pitch))
+        col = int(np.floor((x - self.left) / self.column_pitch))
         if not 0 <= col < self.n_columns - 1:
             return None
         if x - self.column_x(col) <= self.tile:
@@ -158,6 +170,24 @@ class NetworkLayout:
         distance = dy / np.sqrt(1.0 + slope * slope)
         best = int(np.argmin(distance))
         return best if distance[best] <= tolerance else None
+
+
+def fitted_layout(sizes: Sequence[int], width: float,
+                  height: float) -> tuple[NetworkLayout, float]:
+    """The layout and zoom that fit a viewport of ``width`` x ``height`` pixels: the
+    zoom fits the tiles (and the margins, which are in pixels) within [MIN_SCALE,
+    MAX_SCALE], then the columns spread out over the spare width (up to MAX_SPREAD times
+    their natural spacing)."""
+    natural = NetworkLayout(sizes, header=0.0, left=0.0, right=0.0)
+    gaps = max(1, natural.n_columns - 1)
+    by_height = (height - HEADER) / natural.height
+    by_width = (width - LEFT_MARGIN - RIGHT_MARGIN) / natural.width
+    scale = max(MIN_SCALE, min(MAX_SCALE, by_height, by_width))
+    room = ((width - LEFT_MARGIN - RIGHT_MARGIN) / scale - natural.tile) / gaps
+    pitch = min(MAX_SPREAD * natural.column_pitch, max(natural.column_pitch, room))
+    lay = NetworkLayout(sizes, natural.tile, pitch, header=HEADER / scale,
+                        left=LEFT_MARGIN / scale, right=RIGHT_MARGIN / scale)
+    return lay, scale
 
 
 def strongest_links(weights: np.ndarray, most: int = MAX_LINKS) -> tuple[np.ndarray, np.ndarray]:

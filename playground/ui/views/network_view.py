@@ -11,16 +11,21 @@ clicking a unit shows it in the big plot until it is clicked again.
 Speed: the scene is built once per architecture. Each column's tiles are one
 ``ImageItem`` holding the column's tiles as a strip (one ``setImage`` per column and
 frame instead of one per unit, with the colours looked up in numpy from a uint8 table
-over fixed levels); the links of each gap are a handful of path items, one per sign and
-width band, rebuilt from numpy arrays each frame. Wide layers shrink the tiles, and past
-what fits the view scrolls.
+over fixed levels); all links are one item holding, per gap, a path per sign and width
+band, built from numpy arrays. Stroking hundreds of long lines is what costs (measured
+offscreen, 3 x 16 units: about 70 ms a frame antialiased, 15 ms without), so links are
+drawn without antialiasing, kept as one cached pixmap between changes, and updated at
+most LINK_REFRESH_SECONDS apart while training; the tiles follow every drawing. Wide
+layers shrink the tiles, and past what fits the view scrolls.
 """
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPoint, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
@@ -31,8 +36,10 @@ from PySide6.QtGui import (
     QPainterPath,
     QPen,
     QResizeEvent,
+    QTransform,
 )
 from PySide6.QtWidgets import (
+    QGraphicsItem,
     QGraphicsLineItem,
     QGraphicsPathItem,
     QGraphicsRectItem,
@@ -61,6 +68,7 @@ from playground.ui.views.network_layout import (
     LinkRef,
     NetworkLayout,
     UnitRef,
+    fitted_layout,
     strongest_links,
     weight_bands,
 )
@@ -71,10 +79,17 @@ INPUT_GRID = 32
 OUTPUT_TILE_PIXELS = 40
 #: Levels of the hidden units' tiles: orange at -1, white at 0, blue at +1.
 UNIT_LEVELS = (-1.0, 1.0)
-#: The view zooms to fit, but never below this scale (it scrolls instead) nor above the
-#: largest one.
-MIN_SCALE = 0.7
-MAX_SCALE = 1.6
+#: While training, links are redrawn at most this often (the tiles at every drawing).
+LINK_REFRESH_SECONDS = 0.25
+#: The view is drawn at most 15 times a second, and less often when a drawing costs more
+#: than 1/BUSY_SHARE_LIMIT of the time between two (a 10 x 64 network, say), so that it
+#: never takes the window's frames from the boundary plot.
+FASTEST_REFRESH = 1.0 / 15.0
+SLOWEST_REFRESH = 1.0
+BUSY_SHARE_LIMIT = 10.0
+#: The graph is laid out again when the viewport asks for columns this much closer or
+#: further apart (smaller changes only zoom).
+RELAYOUT_CHANGE = 0.08
 HOVER_TOLERANCE = 4.0
 _LUT_SIZE = 256
 _HEAD_TEXT = {"sigmoid": "sigmoid", "classic": "tanh", "softmax": "softmax",
@@ -116,6 +131,31 @@ def _fmt(x: float) -> str:
     return f"{x:.3g}" if np.isfinite(x) else "not a number"
 
 
+class _Links(QGraphicsItem):
+    """Every link of the graph as one item: per gap, one path per sign and width band,
+    stroked as aliased lines (much cheaper) and kept as one pixmap until they change, so
+    a frame that only changes the tiles blits it once."""
+
+    def __init__(self, rect: QRectF, gaps: int) -> None:
+        super().__init__()
+        self._rect = QRectF(rect)
+        self._pens = [_link_pen(band) for band in range(2 * len(LINK_WIDTHS))]
+        self.paths = [[QPainterPath() for _ in self._pens] for _ in range(gaps)]
+        self.setZValue(0)
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
+        return self._rect
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        for paths in self.paths:
+            for pen, path in zip(self._pens, paths):
+                if not path.isEmpty():
+                    painter.setPen(pen)
+                    painter.drawPath(path)
+
+
 class _GraphView(QGraphicsView):
     """The scrolling view of the graph; reports the mouse in scene coordinates."""
 
@@ -149,6 +189,10 @@ class _GraphView(QGraphicsView):
             return
         super().mousePressEvent(event)
 
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        # A quick second click arrives as a double click: it still toggles the unit.
+        self.mousePressEvent(event)
+
     def leaveEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().leaveEvent(event)
         self.left.emit()
@@ -163,7 +207,7 @@ class NetworkView(InsideView):
 
     focusChanged = Signal(object)  # UnitRef or None
     needs_neurons = True
-    refresh_seconds = 1.0 / 15.0
+    refresh_seconds = FASTEST_REFRESH
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -178,6 +222,9 @@ class NetworkView(InsideView):
         self.caption_label = QLabel("The network appears when training data is ready.")
         self.caption_label.setWordWrap(True)
         self.caption_label.setStyleSheet("color: #4b5563;")
+        # Two lines always: a caption that grew would shrink the graph under the mouse.
+        self.caption_label.setFixedHeight(2 * self.caption_label.fontMetrics().lineSpacing() + 2)
+        self.caption_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
         layout.setSpacing(2)
@@ -204,8 +251,10 @@ class NetworkView(InsideView):
         self._saturated_items: list[QGraphicsPathItem] = []
         self._dead_masks: list[np.ndarray | None] = []
         self._saturated_masks: list[np.ndarray | None] = []
-        self._link_items: list[list[QGraphicsPathItem]] = []
+        self._link_layer: _Links | None = None
         self._links: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._links_drawn = 0.0
+        self._cost = 0.0  # seconds per drawing, a moving average
         self._focus_item: QGraphicsRectItem | None = None
         self._hover_item: QGraphicsLineItem | None = None
 
@@ -223,6 +272,9 @@ class NetworkView(InsideView):
     @property
     def sizes(self) -> tuple[int, ...]:
         return self.layout_.sizes if self.layout_ is not None else ()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return QSize(640, 420)
 
     def hideEvent(self, event: QHideEvent) -> None:  # noqa: N802 - Qt override
         # Closed or tabbed away: the heatmaps stop coming, so the big plot goes back to
@@ -302,6 +354,14 @@ class NetworkView(InsideView):
         rows = (strip.shape[0] + self._gap_rows(g)) // self.layout_.sizes[ref.column]
         return strip[ref.unit * rows : ref.unit * rows + g]
 
+    def marked_units(self, column: int) -> tuple[list[int], list[int]]:
+        """The units of a column now marked ``(dead, saturated)``."""
+        found = []
+        for masks in (self._dead_masks, self._saturated_masks):
+            mask = masks[column] if column < len(masks) else None
+            found.append([] if mask is None else [int(i) for i in np.flatnonzero(mask)])
+        return found[0], found[1]
+
     def link_count(self, column: int) -> int:
         """How many links are drawn leaving ``column``."""
         return len(self._links[column][0]) if column < len(self._links) else 0
@@ -320,6 +380,15 @@ class NetworkView(InsideView):
         lay = self.layout_
         if lay is None or not self._matches(snapshot):
             return
+        start = time.perf_counter()
+        self._draw(snapshot)
+        self._cost = 0.7 * self._cost + 0.3 * (time.perf_counter() - start)
+        self.refresh_seconds = min(SLOWEST_REFRESH,
+                                   max(FASTEST_REFRESH, BUSY_SHARE_LIMIT * self._cost))
+
+    def _draw(self, snapshot: Snapshot) -> None:
+        lay = self.layout_
+        assert lay is not None
         self._snapshot = snapshot
         if snapshot.neurons is not None and len(snapshot.neurons) == lay.n_columns - 2:
             self._neurons = snapshot.neurons
@@ -328,8 +397,13 @@ class NetworkView(InsideView):
                                                       self._gap_rows(values.shape[1])))
         if snapshot.boundary is not None:
             self._draw_outputs(snapshot.boundary)
-        for column, weights in enumerate(snapshot.weights):
-            self._draw_links(column, weights)
+        now = time.perf_counter()
+        if not snapshot.running or now - self._links_drawn >= LINK_REFRESH_SECONDS:
+            self._links_drawn = now
+            for column, weights in enumerate(snapshot.weights):
+                self._draw_links(column, weights)
+            if self._link_layer is not None:
+                self._link_layer.update()
         self._draw_health(snapshot)
         if self._neurons is None:
             self.caption_label.setText("Waiting for the units' heatmaps…")
@@ -338,27 +412,51 @@ class NetworkView(InsideView):
 
     # ------------------------------------------------------------------ building
     def _build(self, spec: NetworkSpec) -> None:
-        self.scene.clear()
-        sizes = (spec.n_inputs, *(h.units for h in spec.hidden), spec.n_outputs)
-        lay = NetworkLayout(sizes)
-        self.layout_ = lay
+        """A new architecture: forget the old one's state and lay the graph out."""
         self._snapshot, self._neurons = None, None
+        self._input_values = np.zeros((0, INPUT_GRID, INPUT_GRID), np.float32)
+        self.layout_ = None
+        if self._focus is not None:
+            self._focus = None
+            self.focusChanged.emit(None)
+        self._fit()
+
+    def _fit(self) -> None:
+        """Fit the graph to the viewport: zoom, and lay it out again (same units, new
+        spacing) when the columns should move noticeably."""
+        spec = self._spec
+        if spec is None or self._key is None:
+            return
+        sizes = (spec.n_inputs, *(h.units for h in spec.hidden), spec.n_outputs)
+        size = self.graph.size()
+        frame = 2 * self.graph.frameWidth() + 4
+        width, height = max(size.width() - frame, 50), max(size.height() - frame, 50)
+        lay, scale = fitted_layout(sizes, width, height)
+        if lay.height * scale > height:  # it scrolls: leave room for the scroll bar
+            bar = self.graph.verticalScrollBar().sizeHint().width()
+            lay, scale = fitted_layout(sizes, max(width - bar, 50), height)
+        old = self.layout_
+        if old is None or old.sizes != lay.sizes or old.tile != lay.tile or \
+                abs(lay.column_pitch / old.column_pitch - 1.0) > RELAYOUT_CHANGE:
+            self._lay_out(spec, lay)
+        self.graph.resetTransform()
+        self.graph.scale(scale, scale)
+
+    def _lay_out(self, spec: NetworkSpec, lay: NetworkLayout) -> None:
+        """Create every item of the scene at the positions of ``lay``, then draw what is
+        known (the inputs, the last snapshot) into it."""
+        self.scene.clear()
+        sizes = lay.sizes
+        self.layout_ = lay
+        self._links_drawn = 0.0
         self._images, self._image_shapes = [], []
         self._dead_items, self._saturated_items = [], []
         self._dead_masks = [None] * len(sizes)
         self._saturated_masks = [None] * len(sizes)
-        self._link_items, self._links = [], []
         empty = np.empty(0, np.intp)
-        for _gap in range(len(sizes) - 1):
-            items = []
-            for band in range(2 * len(LINK_WIDTHS)):
-                item = QGraphicsPathItem()
-                item.setPen(_link_pen(band))
-                item.setZValue(0)
-                self.scene.addItem(item)
-                items.append(item)
-            self._link_items.append(items)
-            self._links.append((empty, empty, np.empty(0)))
+        self._links = [(empty, empty, np.empty(0)) for _ in range(len(sizes) - 1)]
+        self._link_layer = _Links(QRectF(0, 0, lay.width, lay.height), len(sizes) - 1)
+        self.scene.addItem(self._link_layer)
         outline = QPen(QColor(style.TILE_OUTLINE), 1)
         outline.setCosmetic(True)
         for column, n in enumerate(sizes):
@@ -393,10 +491,20 @@ class NetworkView(InsideView):
         self._hover_item.hide()
         self.scene.addItem(self._hover_item)
         self.scene.setSceneRect(QRectF(0, 0, lay.width, lay.height))
-        if self._focus is not None:
-            self._focus = None
-            self.focusChanged.emit(None)
-        self._fit()
+        self._add_feature_labels()
+        self._place_focus_item()
+        if len(self._input_values) == sizes[0]:
+            self._set_strip(0, tile_strip(self._input_values, self._lut, UNIT_LEVELS,
+                                          self._gap_rows(self._input_values.shape[1])))
+        if self._snapshot is not None:
+            neurons = self._neurons
+            self.update_from(self._snapshot)
+            if neurons is not None and self._snapshot.neurons is None:
+                self._neurons = neurons
+                for layer, values in enumerate(neurons):
+                    self._set_strip(layer + 1, tile_strip(
+                        values, self._lut, UNIT_LEVELS, self._gap_rows(values.shape[1])))
+                self._update_caption()
 
     def _mark_item(self, color: str, width: float, z: int) -> QGraphicsPathItem:
         item = QGraphicsPathItem()
@@ -419,54 +527,41 @@ class NetworkView(InsideView):
             h = spec.hidden[column - 1]
             title, detail = f"Layer {column}", f"{h.units} {h.activation}"
         center = lay.column_x(column) + lay.tile / 2
-        top = 2.0
-        for text, bold, dy in ((title, True, 0), (detail, False, 16)):
-            item = QGraphicsSimpleTextItem(text)
-            font = QFont()
-            font.setPointSize(style.PLOT_FONT_POINTS)
-            font.setBold(bold)
-            item.setFont(font)
-            item.setBrush(QBrush(QColor(style.FOREGROUND)))
-            width = item.boundingRect().width()
-            item.setPos(center - width / 2, top + dy)
-            item.setZValue(3)
-            self.scene.addItem(item)
+        self._add_text(title, center, 2.0, 0.5, 0.0, bold=True)
+        self._add_text(detail, center, 2.0, 0.5, -1.15)
 
     def _add_feature_labels(self) -> None:
         lay = self.layout_
         assert lay is not None
         for unit, name in enumerate(self._features[: lay.sizes[0]]):
-            item = QGraphicsSimpleTextItem(FEATURE_LABELS.get(name, name))
-            font = QFont()
-            font.setPointSize(style.PLOT_FONT_POINTS + 1)
-            item.setFont(font)
-            item.setBrush(QBrush(QColor(style.FOREGROUND)))
             x, y = lay.tile_origin(0, unit)
-            rect = item.boundingRect()
-            item.setPos(x - rect.width() - 5, y + (lay.tile - rect.height()) / 2)
-            item.setData(0, "feature-label")
-            self.scene.addItem(item)
+            self._add_text(FEATURE_LABELS.get(name, name), x - 4, y + lay.tile / 2, 1.0, 0.5,
+                           size=style.PLOT_FONT_POINTS + 1)
 
-    def _fit(self) -> None:
-        """Zoom so the graph fits, within [MIN_SCALE, MAX_SCALE]; scroll beyond that."""
-        lay = self.layout_
-        if lay is None:
-            return
-        viewport = self.graph.viewport().size()
-        fit = min((viewport.width() - 4) / lay.width, (viewport.height() - 4) / lay.height)
-        scale = min(MAX_SCALE, max(MIN_SCALE, fit))
-        self.graph.resetTransform()
-        self.graph.scale(scale, scale)
+    def _add_text(self, text: str, x: float, y: float, anchor_x: float, anchor_y: float, *,
+                  bold: bool = False, size: int = style.PLOT_FONT_POINTS) -> None:
+        """Text at a scene point that keeps its size in pixels whatever the zoom;
+        ``anchor`` says which point of the text sits there (0..1 of its width and
+        height; a negative y anchor puts it that many heights below)."""
+        item = QGraphicsSimpleTextItem(text)
+        font = QFont()
+        font.setPointSize(size)
+        font.setBold(bold)
+        item.setFont(font)
+        item.setBrush(QBrush(QColor(style.FOREGROUND)))
+        item.setFlag(QGraphicsSimpleTextItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        rect = item.boundingRect()
+        item.setTransform(QTransform.fromTranslate(-anchor_x * rect.width(),
+                                                   -anchor_y * rect.height()))
+        item.setPos(x, y)
+        item.setZValue(3)
+        self.scene.addItem(item)
 
     # ------------------------------------------------------------------ data
     def _set_inputs(self, data: PreparedData) -> None:
         lay = self.layout_
         if lay is None:
             return
-        for item in self.scene.items():
-            if item.data(0) == "feature-label":
-                self.scene.removeItem(item)
-        self._add_feature_labels()
         g = INPUT_GRID
         x = data.inputs(make_grid(g)).astype(np.float32)  # (g*g, features)
         values = np.ascontiguousarray(x.T.reshape(x.shape[1], g, g))
@@ -524,14 +619,15 @@ class NetworkView(InsideView):
         values = np.asarray(weights)[source, target]
         self._links[column] = (source, target, values)
         bands = weight_bands(values)
-        for band, item in enumerate(self._link_items[column]):
+        assert self._link_layer is not None
+        paths = self._link_layer.paths[column]
+        for band in range(len(paths)):
             chosen = bands == band
             if not chosen.any():
-                if not item.path().isEmpty():
-                    item.setPath(QPainterPath())
+                paths[band] = QPainterPath()
                 continue
             x, y = lay.link_segments(column, source[chosen], target[chosen])
-            item.setPath(pg.arrayToQPath(x, y, connect="pairs", finiteCheck=False))
+            paths[band] = pg.arrayToQPath(x, y, connect="pairs", finiteCheck=False)
 
     def _draw_health(self, snapshot: Snapshot) -> None:
         lay = self.layout_
@@ -718,13 +814,19 @@ class NetworkView(InsideView):
 
 
 def _link_pen(band: int) -> QPen:
-    """Pen of a link band: blue positive bands first, then the orange negative ones."""
+    """Pen of a link band: blue positive bands first, then the orange negative ones.
+
+    The paler bands are the colour mixed with white, not made transparent: opaque lines
+    stroke several times faster (measured: 800 lines in 2-4 ms against 14-24 ms), and
+    the strong links, drawn last, stay on top anyway."""
     n = len(LINK_WIDTHS)
-    color = QColor(style.POSITIVE_COLOR if band < n else style.NEGATIVE_COLOR)
-    color.setAlpha(LINK_ALPHAS[band % n])
-    pen = QPen(color, LINK_WIDTHS[band % n])
+    rgb = np.array(style.hex_to_rgb(style.POSITIVE_COLOR if band < n else style.NEGATIVE_COLOR),
+                   dtype=np.float64)
+    share = LINK_ALPHAS[band % n] / 255.0
+    r, g, b = (int(round(v)) for v in 255.0 + (rgb - 255.0) * share)
+    pen = QPen(QColor(r, g, b), LINK_WIDTHS[band % n])
     pen.setCosmetic(True)
-    pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+    pen.setCapStyle(Qt.PenCapStyle.FlatCap)
     return pen
 
 
