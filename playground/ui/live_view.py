@@ -128,13 +128,18 @@ class LiveView(QObject):
         view.set_network(spec, data)
 
     def _draw_inside(self, snap: Snapshot) -> None:
+        """Draw the shown inside views: all of them when training is paused; while it
+        runs only the most overdue one per frame, so their costs never pile up in one
+        frame (as with the history plots)."""
         now = time.perf_counter()
+        shown = [v for v in self._inside if self._shown.get(v)]
+        if snap.running:
+            overdue = [(now - self._inside_drawn[v] - v.refresh_seconds, i)
+                       for i, v in enumerate(shown)]
+            due = [i for lateness, i in overdue if lateness >= 0]
+            shown = [shown[max(due, key=lambda i: overdue[i][0])]] if due else []
         history = self.controller.history
-        for view in self._inside:
-            if not self._shown.get(view):
-                continue
-            if snap.running and now - self._inside_drawn[view] < view.refresh_seconds:
-                continue
+        for view in shown:
             self._inside_drawn[view] = now
             view.update_from(snap, history)
 

@@ -23,6 +23,7 @@ from playground.experiment.config import ConfigError, Experiment, load_experimen
 from playground.experiment.presets import list_presets, load_preset, preset_names
 from playground.ui.controller import TrainingController
 from playground.ui.controls import TransportBar
+from playground.ui.experiments.menu import ExperimentsMenu
 from playground.ui.live_view import LiveView
 from playground.ui.panels import DataPanel, NetworkPanel, TrainingPanel
 from playground.ui.plots import BoundaryPlot, GradientPlot, LossPlot, UnitHealthPlot
@@ -110,7 +111,9 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.data_dock, self.loss_dock], [360, 470], Qt.Orientation.Horizontal)
         self.docks = (self.data_dock, self.network_dock, self.training_dock, self.loss_dock,
                       self.gradient_dock, self.unit_health_dock)
-        # Looking inside the network: closed at first (they cost training time while shown).
+        # Looking inside the network: closed at first (they cost training time while
+        # shown). The graph goes under the boundary; the explorer and the diagnostics
+        # open as tabs over the loss and the gradient plots they go deeper into.
         self.network_view_dock = self._dock("Network graph (live)", "networkViewDock",
                                             self.network_view,
                                             Qt.DockWidgetArea.BottomDockWidgetArea)
@@ -118,9 +121,15 @@ class MainWindow(QMainWindow):
                                         self.activation_explorer, right)
         self.diagnostics_dock = self._dock("Diagnostics and hints", "diagnosticsDock",
                                            self.diagnostics_view, right)
+        self.tabifyDockWidget(self.loss_dock, self.explorer_dock)
+        self.tabifyDockWidget(self.gradient_dock, self.diagnostics_dock)
         self.inside_docks = (self.network_view_dock, self.explorer_dock, self.diagnostics_dock)
         for dock in self.inside_docks:
             dock.hide()
+            dock.toggleViewAction().toggled.connect(
+                lambda shown, d=dock: self._on_inside_dock_toggled(d, shown))
+        self.loss_dock.raise_()
+        self.gradient_dock.raise_()
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -145,6 +154,9 @@ class MainWindow(QMainWindow):
         for action in (self.transport.play_action, self.transport.step_action,
                        self.transport.reset_action):
             train_menu.addAction(action)
+
+        self.experiments_menu = ExperimentsMenu(self, self.controller)
+        bar.addMenu(self.experiments_menu)
 
         view_menu = bar.addMenu("&View")
         for dock in self.docks:
@@ -178,6 +190,15 @@ class MainWindow(QMainWindow):
             action = self.preset_menu.addAction(title)
             action.setToolTip(name)
             action.triggered.connect(lambda _=False, n=name: self.open_preset(n))
+
+    def _on_inside_dock_toggled(self, dock: QDockWidget, shown: bool) -> None:
+        """Opened from the View menu: bring its tab to the front and, for the graph,
+        give it room to read (once, when it opens smaller than that)."""
+        if not shown:
+            return
+        dock.raise_()
+        if dock is self.network_view_dock and dock.height() < 0.3 * self.height():
+            self.resizeDocks([dock], [int(0.42 * self.height())], Qt.Orientation.Vertical)
 
     # ------------------------------------------------------------------ wiring
     def _wire(self) -> None:
@@ -365,6 +386,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         self.save_settings()
+        self.experiments_menu.shutdown()
         self.controller.shutdown(timeout=1.0)
         super().closeEvent(event)
 

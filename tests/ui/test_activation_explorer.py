@@ -101,7 +101,7 @@ def test_dying_relu_sits_on_the_flat_side(qtbot, explorer):
     assert explorer.flat_share() == pytest.approx(1.0)
     dead = int(np.sum(snap.dead_units[2]))
     assert dead >= 4
-    assert f"{dead} of 8 units are dead" in explorer.stats_label.text()
+    assert f"{dead} of 8 units are dead" in explorer.stats_text()
     edges, shares = explorer.histogram()
     assert shares[edges[1:] > 0].sum() == 0  # nothing on ReLU's working side
     assert explorer.flat_regions  # the flat side is shaded
@@ -124,9 +124,9 @@ def test_notes_come_from_the_resources_folder(qtbot, tmp_path, monkeypatch):
     view = ActivationExplorer()
     qtbot.addWidget(view)
     view.set_activation("relu")
-    assert "Our own good words." in view.note_label.text()
+    assert "Our own good words." in view.note_text()
     view.set_activation("tanh")  # not in that file
-    assert "There is no note" in view.note_label.text()
+    assert "There is no note" in view.note_text()
 
 
 def test_missing_or_broken_notes_are_explained_not_fatal(qtbot, tmp_path):
@@ -138,7 +138,7 @@ def test_missing_or_broken_notes_are_explained_not_fatal(qtbot, tmp_path):
     assert notes == {} and "not valid JSON" in error
     view = ActivationExplorer(notes_path=broken)
     qtbot.addWidget(view)
-    assert "not valid JSON" in view.note_label.text()
+    assert "not valid JSON" in view.note_text()
 
 
 def test_every_activation_has_a_note_in_the_shipped_file():
@@ -155,4 +155,4 @@ def test_a_network_without_hidden_layers_says_so(qtbot, explorer):
     explorer.set_network(network_spec(exp, session.data), session.data)
     explorer.update_from(session.snapshot())
     assert explorer.layer is None and not explorer.layer_box.isEnabled()
-    assert "no hidden layer" in explorer.stats_label.text()
+    assert "no hidden layer" in explorer.stats_text()

@@ -66,7 +66,7 @@ def test_hints_fire_on_the_right_presets_and_stay_quiet_on_a_healthy_run(
     kinds = {h.kind for h in view.hints}
     assert must <= kinds
     assert not kinds & must_not
-    text = view.hints_label.text()
+    text = view.hints_text()
     if must:
         for hint in view.hints:
             assert hint.layer is None or hint.layer in text

@@ -93,9 +93,8 @@ def test_weight_bands_split_by_sign_and_relative_size():
 
 def test_fitted_layout_fills_the_width_and_scrolls_when_too_tall():
     small, scale = fitted_layout((2, 4, 1), 800, 400)
-    assert small.width * scale == pytest.approx(800, rel=0.02) or \
-        small.column_pitch == pytest.approx(2.5 * NetworkLayout((2, 4, 1)).column_pitch)
-    assert small.height * scale <= 400 + 1
+    assert small.width * scale <= 800 + 1 and small.height * scale <= 400 + 1
+    assert small.column_pitch > NetworkLayout((2, 4, 1)).column_pitch  # spread out
     tall, scale = fitted_layout((2,) + (64,) * 10 + (1,), 800, 400)
     assert tall.height * scale > 400  # the view scrolls rather than shrink tiles to dots
     assert tall.tile * scale >= 12

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QTextDocument
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -39,7 +40,7 @@ from playground.resources import resource_path
 from playground.ui import style
 from playground.ui.history import History
 from playground.ui.plots.common import curve_pen, nice_ceiling, style_plot
-from playground.ui.views.inside_view import InsideView
+from playground.ui.views.inside_view import InsideView, TextPanel
 
 NOTES_FILE = ("lessons", "activations.json")
 #: Names shown in the menus.
@@ -131,10 +132,10 @@ class ActivationExplorer(InsideView):
         self.layer_box = QComboBox()
         self.layer_box.setToolTip("Whose inputs to show under the curve; picking a layer "
                                   "also picks its activation")
-        self.layer_box.setMinimumContentsLength(14)
+        self.layer_box.setMinimumContentsLength(10)
 
         self.plot_widget = pg.PlotWidget(background=style.BACKGROUND)
-        self.plot_widget.setMinimumHeight(180)
+        self.plot_widget.setMinimumHeight(130)
         self.plot: pg.PlotItem = self.plot_widget.getPlotItem()
         style_plot(self.plot)
         self.plot.showGrid(x=True, y=True, alpha=style.GRID_ALPHA)
@@ -172,13 +173,10 @@ class ActivationExplorer(InsideView):
         self.legend_label = QLabel(_legend_html())
         self.legend_label.setTextFormat(Qt.TextFormat.RichText)
         self.legend_label.setWordWrap(True)
-        self.stats_label = QLabel()
-        self.stats_label.setWordWrap(True)
-        self.stats_label.setStyleSheet("color: #1f2937;")
-        self.note_label = QLabel()
-        self.note_label.setTextFormat(Qt.TextFormat.RichText)
-        self.note_label.setWordWrap(True)
-        self.note_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        # What the histogram says, then the note on the function: one scrolling panel.
+        self.info_view = TextPanel(lines=4)
+        self._stats = ""
+        self._note = ""
 
         controls = QHBoxLayout()
         controls.setContentsMargins(4, 2, 4, 0)
@@ -194,9 +192,8 @@ class ActivationExplorer(InsideView):
         layout.setSpacing(3)
         layout.addLayout(controls)
         layout.addWidget(self.legend_label)
-        layout.addWidget(self.plot_widget, 1)
-        layout.addWidget(self.stats_label)
-        layout.addWidget(self.note_label)
+        layout.addWidget(self.plot_widget, 3)
+        layout.addWidget(self.info_view, 2)
 
         self._spec: NetworkSpec | None = None
         self._half_range = DEFAULT_HALF_RANGE
@@ -295,8 +292,9 @@ class ActivationExplorer(InsideView):
         hidden = spec.hidden if spec is not None else ()
         for i, h in enumerate(hidden):
             units = "unit" if h.units == 1 else "units"
-            self.layer_box.addItem(f"layer {i + 1} · {h.units} {units} · "
+            self.layer_box.addItem(f"layer {i + 1} · "
                                    f"{DISPLAY_NAMES.get(h.activation, h.activation)}", i)
+            self.layer_box.setItemData(i, f"{h.units} {units}", Qt.ItemDataRole.ToolTipRole)
         if not hidden:
             self.layer_box.addItem("no hidden layer", None)
         self.layer_box.setEnabled(bool(hidden))
@@ -338,7 +336,8 @@ class ActivationExplorer(InsideView):
             self.parameter_box.setValue(act.DEFAULT_ALPHA[name] if alpha is None else alpha)
             self.parameter_box.blockSignals(False)
             self.parameter_label.setText(label)
-        self.note_label.setText(self._note_html(name))
+        self._note = self._note_html(name)
+        self._show_info()
 
     # ------------------------------------------------------------------ drawing
     def _sync_hist_box(self) -> None:
@@ -394,7 +393,8 @@ class ActivationExplorer(InsideView):
         samples = self._samples
         if samples is None or not len(samples):
             self.histogram_item.setData(np.array([0.0, 1.0]), np.array([0.0]))
-            self.stats_label.setText(self._no_samples_text())
+            self._stats = html.escape(self._no_samples_text())
+            self._show_info()
             return
         low, high = -self._half_range, self._half_range
         finite = samples[np.isfinite(samples)]
@@ -406,7 +406,8 @@ class ActivationExplorer(InsideView):
         if top != self._hist_top:
             self._hist_top = top
             self.hist_box.setYRange(0.0, top, padding=0)
-        self.stats_label.setText(self._stats_text(finite, len(samples)))
+        self._stats = html.escape(self._stats_text(finite, len(samples)))
+        self._show_info()
 
     def _stats_text(self, finite: np.ndarray, total: int) -> str:
         layer = self.layer
@@ -432,6 +433,19 @@ class ActivationExplorer(InsideView):
             parts.append(f"(This layer uses {layer_act}; the curve shows {self._display()} "
                          "for comparison.)")
         return " ".join(parts)
+
+    def stats_text(self) -> str:
+        """The sentence about the shown layer's inputs, as plain text."""
+        return html.unescape(self._stats)
+
+    def note_text(self) -> str:
+        """The note on the drawn function, as plain text."""
+        doc = QTextDocument()
+        doc.setHtml(self._note)
+        return doc.toPlainText()
+
+    def _show_info(self) -> None:
+        self.info_view.set_html(f"<p style='margin:0 0 6px 0'>{self._stats}</p>{self._note}")
 
     def _no_samples_text(self) -> str:
         if self._spec is not None and not self._spec.hidden:

@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QRectF
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
@@ -35,7 +35,7 @@ from playground.experiment.session import Snapshot
 from playground.ui import style
 from playground.ui.history import LOG_NORM_FLOOR, History
 from playground.ui.plots.common import nice_ceiling, short_layer_name, style_plot
-from playground.ui.views.inside_view import InsideView
+from playground.ui.views.inside_view import InsideView, TextPanel
 
 #: Bars per histogram row.
 HISTOGRAM_BINS = 40
@@ -44,6 +44,7 @@ RIDGE_HEIGHT = 0.85
 #: The colour scale of the heat strip spans at least this many decades.
 MIN_DECADES = 2
 _LUT_SIZE = 256
+WAITING_HTML = "<i>Hints appear here while the network trains.</i>"
 HINT_TITLES = {
     "vanishing": "Vanishing gradients",
     "exploding": "Exploding gradients",
@@ -128,17 +129,14 @@ class DiagnosticsView(InsideView):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.hints_label = QLabel()
-        self.hints_label.setTextFormat(Qt.TextFormat.RichText)
-        self.hints_label.setWordWrap(True)
-        self.hints_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.hints_label.setStyleSheet(
-            "QLabel { background: #fffbeb; border: 1px solid #fde68a; border-radius: 4px;"
-            " padding: 6px; }")
-        self.hints_label.setText("<i>Hints appear here while the network trains.</i>")
+        self.hints_view = TextPanel(lines=3)
+        self.hints_view.setStyleSheet(
+            "QTextBrowser { background: #fffbeb; border: 1px solid #fde68a;"
+            " border-radius: 4px; padding: 2px; }")
+        self.hints_view.set_html(WAITING_HTML)
 
         self.heat_widget = pg.PlotWidget(background=style.BACKGROUND)
-        self.heat_widget.setMinimumHeight(110)
+        self.heat_widget.setMinimumHeight(80)
         self.heat_plot: pg.PlotItem = self.heat_widget.getPlotItem()
         style_plot(self.heat_plot)
         self.heat_plot.getViewBox().invertY(True)
@@ -156,7 +154,7 @@ class DiagnosticsView(InsideView):
 
         self.histograms = pg.GraphicsLayoutWidget()
         self.histograms.setBackground(style.BACKGROUND)
-        self.histograms.setMinimumHeight(150)
+        self.histograms.setMinimumHeight(110)
         self.weight_plot: pg.PlotItem = self.histograms.addPlot(row=0, col=0)
         self.activation_plot: pg.PlotItem = self.histograms.addPlot(row=0, col=1)
         for plot, title in ((self.weight_plot, "weights"),
@@ -186,7 +184,7 @@ class DiagnosticsView(InsideView):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.setSpacing(3)
-        layout.addWidget(self.hints_label)
+        layout.addWidget(self.hints_view, 1)
         layout.addLayout(bar)
         layout.addWidget(self.heat_widget, 2)
         layout.addWidget(hist_title)
@@ -198,7 +196,6 @@ class DiagnosticsView(InsideView):
         self._history: History | None = None
         self._weight_range = 0.0
         self._activation_range: tuple[float, float] | None = None
-        self._hint_html = ""
         self.hints: list[Hint] = []
 
     # ------------------------------------------------------------------ public API
@@ -224,7 +221,7 @@ class DiagnosticsView(InsideView):
         self.heat_image.clear()
         for ridge in self.weight_ridges + self.activation_ridges:
             ridge.setData(np.array([0.0, 1.0]), np.array([0.0]))
-        self._set_hints_html("<i>Hints appear here while the network trains.</i>")
+        self._set_hints_html(WAITING_HTML)
 
     def update_from(self, snapshot: Snapshot, history: History) -> None:
         """Redraw the hints, the heat strip (when the history grew) and the histograms."""
@@ -241,10 +238,12 @@ class DiagnosticsView(InsideView):
             self._draw_activation_ridges(snapshot)
 
     # ------------------------------------------------------------------ hints
+    def hints_text(self) -> str:
+        """The hints panel's text, without markup."""
+        return self.hints_view.text()
+
     def _set_hints_html(self, text: str) -> None:
-        if text != self._hint_html:
-            self._hint_html = text
-            self.hints_label.setText(text)
+        self.hints_view.set_html(text)
 
     # ------------------------------------------------------------------ heat strip
     def _draw_heat(self, history: History) -> None:

@@ -9,9 +9,9 @@ need, and draws each shown view at its own pace (``refresh_seconds``) while trai
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QHideEvent, QShowEvent
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QFrame, QTextBrowser, QWidget
 
 from playground.engine import NetworkSpec
 from playground.experiment.build import PreparedData
@@ -47,3 +47,27 @@ class InsideView(QWidget):
 
     def update_from(self, snapshot: Snapshot, history: History) -> None:
         """Draw the newest snapshot."""
+
+
+class TextPanel(QTextBrowser):
+    """Rich text that wraps to the dock's width and scrolls when the dock is short, so
+    that a long note never squeezes the plots or makes the window grow (a word-wrapped
+    label asks for its full height). The text is replaced only when it changes."""
+
+    def __init__(self, lines: int = 3, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setOpenLinks(False)
+        self.setMinimumHeight(lines * self.fontMetrics().lineSpacing() + 10)
+        self.viewport().setAutoFillBackground(False)
+        self._html = ""
+
+    def set_html(self, html: str) -> None:
+        if html != self._html:
+            self._html = html
+            self.setHtml(html)
+
+    def text(self) -> str:
+        """The text shown, without markup."""
+        return self.toPlainText()

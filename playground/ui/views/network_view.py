@@ -13,10 +13,11 @@ Speed: the scene is built once per architecture. Each column's tiles are one
 frame instead of one per unit, with the colours looked up in numpy from a uint8 table
 over fixed levels); all links are one item holding, per gap, a path per sign and width
 band, built from numpy arrays. Stroking hundreds of long lines is what costs (measured
-offscreen, 3 x 16 units: about 70 ms a frame antialiased, 15 ms without), so links are
-drawn without antialiasing, kept as one cached pixmap between changes, and updated at
-most LINK_REFRESH_SECONDS apart while training; the tiles follow every drawing. Wide
-layers shrink the tiles, and past what fits the view scrolls.
+offscreen, 3 x 16 units: about 70 ms a frame antialiased and translucent, under 10 ms
+aliased and opaque), so links are drawn aliased in opaque pale-to-full colours, kept as
+one cached pixmap between changes, and updated at most LINK_REFRESH_SECONDS apart while
+training; the tiles follow every drawing. Wide layers shrink the tiles, and past what
+fits the view scrolls.
 """
 
 from __future__ import annotations
@@ -766,8 +767,8 @@ class NetworkView(InsideView):
         if ref.column == 0:
             scale = float(self._input_scale[ref.unit]) if ref.unit < len(self._input_scale) \
                 else 1.0
-            return (f"{name}\nits value over the plane, after standardizing: "
-                    f"{-scale:.2g} to {scale:.2g} at most\nClick to show it in the big plot.")
+            return (f"{name}\nwhat the network receives over the plane: at most "
+                    f"{scale:.2g} either side of 0\nClick to show it in the big plot.")
         if ref.column == last:
             what = {"multiclass": f"probability of class {ref.unit}",
                     "regression": "predicted value"}.get(self._output_mode,
