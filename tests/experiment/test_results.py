@@ -88,7 +88,7 @@ def test_metrics_hold_every_promised_field(tmp_path):
     assert metrics["epochs"] == pytest.approx(60 / steps_per_epoch(n_train, 8), abs=1e-4)
     assert metrics["steps_per_second"] == pytest.approx(120.0)
     assert metrics["seed"] == 4 and metrics["title"] == "results test"
-    assert metrics["engine"] == "numpy"
+    assert metrics["engine"] == session.trainer.engine_path  # "numpy" or "compiled"
     assert metrics["diverged"] is False
     assert metrics["diverged_message"] is None and metrics["stopped_message"] is None
     evaluation = session.trainer.evaluate()
