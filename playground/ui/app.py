@@ -57,6 +57,13 @@ def run_app(experiment: Experiment | None = None, argv: Sequence[str] | None = N
 
     window = MainWindow(experiment if experiment is not None else default_experiment())
     window.show()
+    # Compile the fast path in the background once the window is up; training runs on the
+    # numpy engine until it is ready and then switches over, keeping weights and state.
+    from PySide6.QtCore import QTimer
+
+    from playground.engine import compiled
+
+    QTimer.singleShot(0, compiled.warm_up_in_background)
     return app.exec()
 
 
