@@ -116,6 +116,22 @@ def test_bundle_trains_headless(program, app_env, tmp_path):
     assert (tmp_path / "run" / "model.npz").is_file()
 
 
+def test_bundle_runs_a_sweep_in_worker_processes(program, app_env, tmp_path):
+    """Sweeps start joblib's workers by running the executable as Python (the runtime
+    hook packaging/rthook_workers.py makes that work)."""
+    import csv
+
+    app_env["PLAYGROUND_FAST_PATH"] = "0"  # the workers are under test, not the compiler
+    done = _run(program, "sweep", "preset:classic", "--grid",
+                "training.optimizer.learning_rate=0.01,0.03", "--jobs", "2", "--steps", "100",
+                "--out", str(tmp_path / "sweep"), env=app_env, cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    with open(tmp_path / "sweep" / "results.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2
+    assert all(not row["error"] and row["steps"] == "100" for row in rows), rows
+
+
 def test_bundle_self_test_passes_offscreen_and_leaves_the_bundle_alone(
         program, build, app_env, tmp_path):
     """The window opens offscreen by itself (no DISPLAY, no QT_QPA_PLATFORM), trains,
