@@ -29,7 +29,19 @@ from typing import TextIO
 import numpy as np
 
 from playground import __version__
-from playground.experiment.config import ConfigError, Experiment, load_experiment
+from playground.experiment.command_line import (  # noqa: F401  (re-exported)
+    EXIT_DIVERGED,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    PRESET_PREFIX,
+    UsageError,
+    load_source,
+    output_dir,
+    print_error,
+)
+from playground.experiment.config import ConfigError
 from playground.experiment.presets import load_preset, preset_names
 from playground.experiment.results import (
     RunHistory,
@@ -45,13 +57,6 @@ from playground.experiment.session import (
     TrainingSession,
 )
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_DIVERGED = 3
-EXIT_INTERRUPTED = 130
-
-PRESET_PREFIX = "preset:"
 MAX_SEED = 2**32 - 1
 #: Seconds between progress lines when stderr is not a terminal (a log file, CI).
 PLAIN_PROGRESS_INTERVAL = 1.5
@@ -59,14 +64,6 @@ PLAIN_PROGRESS_INTERVAL = 1.5
 BAR_INTERVAL = 0.1
 #: How often the headless session reports (progress and the record of the run).
 FRAME_INTERVAL = 0.1
-
-
-class UsageError(Exception):
-    """A problem with what the user asked for: reported in one line, exit code 2."""
-
-
-def _error(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)
 
 
 # ---------------------------------------------------------------------------- arguments
@@ -154,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.self_test:
             if args.command is not None:
-                _error("--self-test takes no command")
+                print_error("--self-test takes no command")
                 return EXIT_USAGE
             return _self_test()
         if args.command == "train":
@@ -167,13 +164,13 @@ def main(argv: list[str] | None = None) -> int:
             return run_sweep_command(args)
         return _open_window()
     except UsageError as err:
-        _error(str(err))
+        print_error(str(err))
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as err:  # the last line of defence: a message, not a traceback
-        _error(f"unexpected failure ({type(err).__name__}: {err})")
+        print_error(f"unexpected failure ({type(err).__name__}: {err})")
         return EXIT_FAILED
 
 
@@ -184,7 +181,7 @@ def _open_window() -> int:
     try:
         from playground.ui.app import run_app
     except ImportError as err:
-        _error(f"the window cannot open: {err}")
+        print_error(f"the window cannot open: {err}")
         return EXIT_FAILED
     code = run_app(experiment=None)
     return code if isinstance(code, int) else EXIT_OK
@@ -194,7 +191,7 @@ def _self_test() -> int:
     try:
         from playground.ui.app import self_test
     except ImportError as err:
-        _error(f"the self-test needs the window, which cannot be loaded: {err}")
+        print_error(f"the self-test needs the window, which cannot be loaded: {err}")
         return EXIT_FAILED
     result = self_test()
     if result is None or result is True:
@@ -210,7 +207,7 @@ def _self_test() -> int:
 def _list_presets() -> int:
     names = preset_names()
     if not names:
-        _error("no presets found")
+        print_error("no presets found")
         return EXIT_FAILED
     width = max(len(name) for name in names)
     for name in names:
@@ -223,39 +220,6 @@ def _list_presets() -> int:
 
 
 # ---------------------------------------------------------------------------- train
-
-
-def load_source(source: str) -> tuple[Experiment, str]:
-    """The experiment named on the command line and the name its results go under."""
-    if source.startswith(PRESET_PREFIX):
-        name = source[len(PRESET_PREFIX):]
-        if not name:
-            raise UsageError(f"{source!r}: give a preset name after 'preset:' "
-                             f"({', '.join(preset_names())})")
-        try:
-            return load_preset(name), name
-        except ConfigError as err:
-            raise UsageError(f"preset {name}: {err}" if err.path else str(err)) from None
-    path = Path(source)
-    try:
-        experiment = load_experiment(path)
-    except ConfigError as err:
-        message = str(err)
-        if err.path or not message.startswith(str(path)):
-            message = f"{path}: {message}"
-        raise UsageError(message) from None
-    return experiment, path.stem
-
-
-def _output_dir(out: Path | None, name: str) -> Path:
-    folder = out if out is not None else Path("runs") / name
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        raise UsageError(f"--out {folder}: exists and is not a folder") from None
-    except OSError as err:
-        raise UsageError(f"--out {folder}: cannot be created ({err.strerror or err})") from None
-    return folder
 
 
 @dataclass
@@ -287,7 +251,7 @@ def _train(args: argparse.Namespace) -> int:
     else:
         steps = experiment.training.max_steps
     session.max_steps = steps
-    folder = _output_dir(args.out, name)
+    folder = output_dir(args.out, name)
     # What was run, so the saved experiment reproduces it.
     experiment = replace(experiment, training=replace(experiment.training, max_steps=steps))
 
@@ -303,7 +267,7 @@ def _train(args: argparse.Namespace) -> int:
     progress.finish()
     if outcome.failure is not None:
         err = outcome.failure
-        _error(f"training failed ({type(err).__name__}: {err})")
+        print_error(f"training failed ({type(err).__name__}: {err})")
         return EXIT_FAILED
     last = history.last
     assert last is not None  # run() always emits at least once
@@ -314,7 +278,7 @@ def _train(args: argparse.Namespace) -> int:
             save_model(folder / "model.npz", session.trainer, experiment,
                        standardizer=session.data.standardizer)
     except OSError as err:
-        _error(f"cannot write the results to {folder} ({err.strerror or err})")
+        print_error(f"cannot write the results to {folder} ({err.strerror or err})")
         return EXIT_FAILED
     for message in (last.diverged, last.stopped):
         if message:

@@ -24,8 +24,17 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from playground.experiment.config import ConfigError, Experiment, load_experiment, save_experiment
-from playground.experiment.presets import load_preset, preset_names
+from playground.experiment.command_line import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    load_source,
+    output_dir,
+    print_error,
+)
+from playground.experiment.config import Experiment, save_experiment
 from playground.experiment.sweep import (
     BACKENDS,
     RunRecord,
@@ -41,12 +50,6 @@ from playground.experiment.sweep import (
     write_results_csv,
 )
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
-
-PRESET_PREFIX = "preset:"
 RESULTS_FILE = "results.csv"
 BASE_FILE = "base.json"
 #: Seconds between progress lines when stderr is not a terminal.
@@ -67,10 +70,6 @@ examples:
 Values are numbers, true/false, null or bare words; a value that is itself a list is
 written as a JSON list of values. Quote paths with [*] so the shell leaves them alone.
 """
-
-
-class _Usage(Exception):
-    """A problem with the command line: one line on stderr, exit code 2."""
 
 
 def _count(text: str) -> int:
@@ -123,52 +122,24 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     """Run ``sweep`` with parsed arguments; returns the exit code."""
     try:
         return _sweep(args)
-    except _Usage as err:
-        _error(str(err))
+    except UsageError as err:
+        print_error(str(err))
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as err:  # the last line of defence: a message, not a traceback
-        _error(f"unexpected failure ({type(err).__name__}: {err})")
+        print_error(f"unexpected failure ({type(err).__name__}: {err})")
         return EXIT_FAILED
 
 
-def _error(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)
-
-
-# ---------------------------------------------------------------------------- arguments
-
-
-def _load_source(source: str) -> tuple[Experiment, str]:
-    """The experiment named on the command line and the name its results go under."""
-    if source.startswith(PRESET_PREFIX):
-        name = source[len(PRESET_PREFIX):]
-        if not name:
-            raise _Usage(f"{source!r}: give a preset name after 'preset:' "
-                         f"({', '.join(preset_names())})")
-        try:
-            return load_preset(name), name
-        except ConfigError as err:
-            raise _Usage(f"preset {name}: {err}" if err.path else str(err)) from None
-    path = Path(source)
-    try:
-        return load_experiment(path), path.stem
-    except ConfigError as err:
-        message = str(err)
-        if err.path or not message.startswith(str(path)):
-            message = f"{path}: {message}"
-        raise _Usage(message) from None
-
-
-def _usage_from(err: SweepError) -> _Usage:
+def _usage_from(err: SweepError) -> UsageError:
     """A SweepError phrased with the option it came from."""
     if err.path in _OPTIONS:
-        return _Usage(f"{_OPTIONS[err.path]}: {err.message}")
+        return UsageError(f"{_OPTIONS[err.path]}: {err.message}")
     if err.path:
-        return _Usage(f"--grid {err.path}: {err.message}")
-    return _Usage(err.message)
+        return UsageError(f"--grid {err.path}: {err.message}")
+    return UsageError(err.message)
 
 
 def _spec(args: argparse.Namespace, base: Experiment) -> SweepSpec:
@@ -177,10 +148,10 @@ def _spec(args: argparse.Namespace, base: Experiment) -> SweepSpec:
         try:
             path, values = parse_axis(text)
         except SweepError as err:
-            raise _Usage(f"--grid {err.message}" if not err.path
+            raise UsageError(f"--grid {err.message}" if not err.path
                          else f"--grid {err.path}: {err.message}") from None
         if path in axes:
-            raise _Usage(f"--grid {path}: given twice; list all its values in one --grid")
+            raise UsageError(f"--grid {path}: given twice; list all its values in one --grid")
         axes[path] = values
     try:
         return SweepSpec(base, axes, random=args.random, repeats=args.repeats,
@@ -189,28 +160,17 @@ def _spec(args: argparse.Namespace, base: Experiment) -> SweepSpec:
         raise _usage_from(err) from None
 
 
-def _output_dir(out: Path | None, name: str) -> Path:
-    folder = out if out is not None else Path("runs") / f"{name}-sweep"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        raise _Usage(f"--out {folder}: exists and is not a folder") from None
-    except OSError as err:
-        raise _Usage(f"--out {folder}: cannot be created ({err.strerror or err})") from None
-    return folder
-
-
 # ---------------------------------------------------------------------------- the command
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    base, name = _load_source(args.source)
+    base, name = load_source(args.source)
     if args.scheduler is not None and args.backend != "dask":
-        raise _Usage("--scheduler: only applies with --backend dask")
+        raise UsageError("--scheduler: only applies with --backend dask")
     if args.backend == "dask" and args.scheduler is None:
-        raise _Usage("--backend dask: give the scheduler's address with --scheduler ADDRESS")
+        raise UsageError("--backend dask: give the scheduler's address with --scheduler ADDRESS")
     spec = _spec(args, base)
-    folder = _output_dir(args.out, name)
+    folder = output_dir(args.out, f"{name}-sweep")
     stderr = sys.stderr
     runs = len(spec.runs)
     where = f"on {args.jobs} worker{'s' if args.jobs != 1 else ''}" if args.jobs \
@@ -236,7 +196,7 @@ def _sweep(args: argparse.Namespace) -> int:
         write_results_csv(records, folder / RESULTS_FILE)
         save_experiment(spec.base, folder / BASE_FILE)
     except OSError as err:
-        _error(f"cannot write the results to {folder} ({err.strerror or err})")
+        print_error(f"cannot write the results to {folder} ({err.strerror or err})")
         return EXIT_FAILED
     diverged = sum(r.diverged for r in records)
     failed = sum(r.failed for r in records)
