@@ -39,6 +39,7 @@ from playground.experiment.command_line import (  # noqa: F401  (re-exported)
     UsageError,
     load_source,
     output_dir,
+    positive_count,
     print_error,
 )
 from playground.experiment.config import ConfigError
@@ -67,17 +68,6 @@ FRAME_INTERVAL = 0.1
 
 
 # ---------------------------------------------------------------------------- arguments
-
-
-def _count(text: str) -> int:
-    """argparse type for --steps and --epochs: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def _seed(text: str) -> int:
@@ -120,9 +110,9 @@ def build_parser(with_sweep: bool = True) -> argparse.ArgumentParser:
         help="an experiment file, or a built-in preset (see the presets command)",
     )
     length = train.add_mutually_exclusive_group()
-    length.add_argument("--steps", type=_count, metavar="N",
+    length.add_argument("--steps", type=positive_count, metavar="N",
                         help="train N mini-batch steps (default: the file's max_steps)")
-    length.add_argument("--epochs", type=_count, metavar="N",
+    length.add_argument("--epochs", type=positive_count, metavar="N",
                         help="train N passes over the training set")
     train.add_argument("--seed", type=_seed, metavar="S",
                        help="use seed S instead of the experiment's own")

@@ -3,6 +3,7 @@ report, and turning ``CONFIG.json`` or ``preset:NAME`` into an experiment."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -20,6 +21,17 @@ PRESET_PREFIX = "preset:"
 
 class UsageError(Exception):
     """A problem with what the user asked for: reported in one line, exit code 2."""
+
+
+def positive_count(text: str) -> int:
+    """argparse type for counts such as --steps, --epochs and --jobs: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
 
 
 def print_error(message: str) -> None:

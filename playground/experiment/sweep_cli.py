@@ -32,6 +32,7 @@ from playground.experiment.command_line import (
     UsageError,
     load_source,
     output_dir,
+    positive_count,
     print_error,
 )
 from playground.experiment.config import Experiment, save_experiment
@@ -72,16 +73,6 @@ written as a JSON list of values. Quote paths with [*] so the shell leaves them 
 """
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
 def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``sweep`` subcommand to ``parser.add_subparsers(...)``'s result."""
     p = subparsers.add_parser(
@@ -99,13 +90,13 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--grid", action="append", default=[], metavar="PATH=V1,V2,...",
                    help="a setting to vary and its values, e.g. "
                         "training.optimizer.learning_rate=0.01,0.1 (repeatable)")
-    p.add_argument("--random", type=_count, metavar="N",
+    p.add_argument("--random", type=positive_count, metavar="N",
                    help="run N distinct random combinations instead of the whole grid")
-    p.add_argument("--repeats", type=_count, default=1, metavar="R",
+    p.add_argument("--repeats", type=positive_count, default=1, metavar="R",
                    help="run every setting R times with seeds S, S+1, ... (default 1)")
-    p.add_argument("--jobs", type=_count, metavar="J",
+    p.add_argument("--jobs", type=positive_count, metavar="J",
                    help="runs at once (default: every core)")
-    p.add_argument("--steps", type=_count, metavar="N",
+    p.add_argument("--steps", type=positive_count, metavar="N",
                    help="steps per run (default: the experiment's max_steps)")
     p.add_argument("--out", type=Path, metavar="DIR",
                    help="where to write results.csv (default: runs/<name>-sweep)")
@@ -113,7 +104,7 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="loky: processes on this machine (default); dask: a dask cluster")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="the dask scheduler, e.g. tcp://HOST:8786 (with --backend dask)")
-    p.add_argument("--top", type=_count, default=10, metavar="N",
+    p.add_argument("--top", type=positive_count, default=10, metavar="N",
                    help="how many of the best settings to print (default 10)")
     return p
 

@@ -25,7 +25,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from playground.data import DataError, dataset_info, load_csv, n_classes_range, save_csv
+from playground.data import (
+    DATASET_NAMES,
+    DataError,
+    dataset_info,
+    load_csv,
+    n_classes_range,
+    save_csv,
+)
 from playground.experiment.build import prepare_data
 from playground.experiment.config import (
     FEATURES,
@@ -53,19 +60,7 @@ from playground.ui.panels.widgets import (
 
 CUSTOM = "custom"
 #: The generated datasets in picker order: the classification sets, then regression.
-GENERATED = (
-    "circle",
-    "xor",
-    "gauss",
-    "spiral",
-    "moons",
-    "blobs",
-    "gaussian_quantiles",
-    "checkerboard",
-    "classification",
-    "reg_plane",
-    "reg_gauss",
-)
+GENERATED = DATASET_NAMES
 LABELS = {
     "circle": "Circle",
     "xor": "XOR",
