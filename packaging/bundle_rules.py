@@ -1,8 +1,8 @@
 """What goes into the packaged app and what stays out; used by ``playground.spec``.
 
 PyInstaller follows every import it can see, including imports inside functions and
-optional ones, so left alone it bundles far more than the app runs: a prototype pulled in
-torch through pyqtgraph -> scipy and came out at 987 MB. The lists here were made by
+optional ones, so left alone it bundles far more than the app runs: an unrestricted build pulls in
+torch through pyqtgraph -> scipy and comes out near 1 GB. The lists here were made by
 comparing what PyInstaller collects with what the app actually loads while it opens the
 window, trains, draws, generates every data set and compiles the fast path (the bundle
 test runs all of that inside the bundle, so an exclusion too many shows up there).

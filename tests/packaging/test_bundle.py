@@ -22,7 +22,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-#: A guard against whole frameworks sneaking in (torch made a prototype 987 MB), not the
+#: A guard against whole frameworks sneaking in (torch alone makes a build near 1 GB), not the
 #: size budget: the issue asks for <= 350 MB, which the bundle meets without numba; with
 #: it, llvmlite alone takes ~150 MB (see packaging/bundle_rules.py).
 MAX_FOLDER_MB = 450
