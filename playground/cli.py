@@ -37,6 +37,7 @@ from playground.experiment.command_line import (  # noqa: F401  (re-exported)
     EXIT_USAGE,
     PRESET_PREFIX,
     UsageError,
+    guarded,
     load_source,
     output_dir,
     positive_count,
@@ -138,30 +139,24 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help, --version and argument errors
         return exit_.code if isinstance(exit_.code, int) else EXIT_OK
-    try:
-        if args.self_test:
-            if args.command is not None:
-                print_error("--self-test takes no command")
-                return EXIT_USAGE
-            return _self_test()
-        if args.command == "train":
-            return _train(args)
-        if args.command == "presets":
-            return _list_presets()
-        if args.command == "sweep":
-            from playground.experiment.sweep_cli import run_sweep_command
+    return guarded(lambda: _dispatch(args))
 
-            return run_sweep_command(args)
-        return _open_window()
-    except UsageError as err:
-        print_error(str(err))
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except Exception as err:  # the last line of defence: a message, not a traceback
-        print_error(f"unexpected failure ({type(err).__name__}: {err})")
-        return EXIT_FAILED
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.self_test:
+        if args.command is not None:
+            print_error("--self-test takes no command")
+            return EXIT_USAGE
+        return _self_test()
+    if args.command == "train":
+        return _train(args)
+    if args.command == "presets":
+        return _list_presets()
+    if args.command == "sweep":
+        from playground.experiment.sweep_cli import run_sweep_command
+
+        return run_sweep_command(args)
+    return _open_window()
 
 
 # ---------------------------------------------------------------------------- window

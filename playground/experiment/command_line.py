@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from playground.experiment.config import ConfigError, Experiment, load_experiment
@@ -36,6 +37,22 @@ def positive_count(text: str) -> int:
 
 def print_error(message: str) -> None:
     print(f"error: {message}", file=sys.stderr)
+
+
+def guarded(action: Callable[[], int]) -> int:
+    """Run a command and turn what can go wrong into an exit code and one line on stderr:
+    bad usage (2), Ctrl-C (130), anything unexpected (1) -- never a traceback."""
+    try:
+        return action()
+    except UsageError as err:
+        print_error(str(err))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as err:  # the last line of defence: a message, not a traceback
+        print_error(f"unexpected failure ({type(err).__name__}: {err})")
+        return EXIT_FAILED
 
 
 def load_source(source: str) -> tuple[Experiment, str]:

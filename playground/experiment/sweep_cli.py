@@ -28,8 +28,8 @@ from playground.experiment.command_line import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
-    EXIT_USAGE,
     UsageError,
+    guarded,
     load_source,
     output_dir,
     positive_count,
@@ -111,17 +111,7 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run_sweep_command(args: argparse.Namespace) -> int:
     """Run ``sweep`` with parsed arguments; returns the exit code."""
-    try:
-        return _sweep(args)
-    except UsageError as err:
-        print_error(str(err))
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except Exception as err:  # the last line of defence: a message, not a traceback
-        print_error(f"unexpected failure ({type(err).__name__}: {err})")
-        return EXIT_FAILED
+    return guarded(lambda: _sweep(args))
 
 
 def _usage_from(err: SweepError) -> UsageError:

@@ -136,3 +136,22 @@ def test_apply_training_keeps_weights_and_step():
     assert trainer.batch_size == 20 and trainer.l2 == 0.001
     trainer.run(5)
     assert trainer.step == 30
+
+
+def test_the_issue_example_file_trains_unchanged():
+    """The example experiment of the file-format reference builds and trains as written:
+    ReLU layers with dropout and batch norm, Adam, L2, a cosine schedule, early stopping."""
+    from playground.experiment.config import loads_experiment
+    from tests.experiment.test_config import EXAMPLE
+
+    experiment = loads_experiment(EXAMPLE)
+    trainer, data = build_trainer(experiment)
+    before = trainer.evaluate()
+    while trainer.step < experiment.training.max_steps and not (
+            trainer.diverged or trainer.stopped):
+        trainer.run(500)
+    after = trainer.evaluate()
+    assert trainer.diverged is None
+    assert trainer.network.layers[1].batch_norm and trainer.network.layers[1].dropout == 0.1
+    assert after.test_loss < before.test_loss
+    assert after.test_accuracy > 0.9
