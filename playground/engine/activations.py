@@ -37,6 +37,9 @@ CODES: dict[str, int] = {name: i for i, name in enumerate(ACTIVATIONS)}
 #: Activations that have a parameter, and its default value.
 DEFAULT_ALPHA: dict[str, float] = {"leaky_relu": 0.01, "prelu": 0.25, "elu": 1.0}
 
+#: Activations whose forward function may write over its input (``out`` is ``z``).
+IN_PLACE: frozenset[str] = frozenset({
+    "linear", "sigmoid", "tanh", "relu", "gelu", "softplus"})
 #: Units that output nothing (or a constant) on their negative side: these can "die".
 RELU_FAMILY: frozenset[str] = frozenset({"relu", "leaky_relu", "prelu", "elu", "selu"})
 #: Units with two flat tails: these can saturate.
@@ -49,6 +52,42 @@ SELU_ALPHA = 1.6732632423543772848170429916717
 GELU_C = float(np.sqrt(2.0 / np.pi))
 GELU_K = 0.044715
 
+
+
+class Constants:
+    """The numbers the formulas use, as read-only 0-d arrays of one dtype.
+
+    A Python float passed to a ufunc is converted on every call, which on the small arrays
+    of one training step costs about as much as the arithmetic; a 0-d array of the right
+    dtype is not converted, and keeps float32 work in float32.
+    """
+
+    def __init__(self, dtype: np.dtype) -> None:
+        def constant(value: float) -> np.ndarray:
+            a = np.array(value, dtype=dtype)
+            a.flags.writeable = False
+            return a
+
+        self.zero = constant(0.0)
+        self.half = constant(0.5)
+        self.one = constant(1.0)
+        self.selu_lambda = constant(SELU_LAMBDA)
+        self.selu_slope = constant(SELU_LAMBDA * SELU_ALPHA)
+
+
+_FLOAT64 = np.dtype(np.float64)
+_CONSTANTS: dict[np.dtype, Constants] = {_FLOAT64: Constants(_FLOAT64)}
+F64 = _CONSTANTS[_FLOAT64]
+
+
+def consts(a: np.ndarray) -> Constants:
+    """The constants in the dtype of ``a``."""
+    k = _CONSTANTS.get(a.dtype)
+    if k is None:
+        k = _CONSTANTS[a.dtype] = Constants(a.dtype)
+    return k
+
+
 Forward = Callable[[np.ndarray, np.ndarray, "float | np.ndarray"], np.ndarray]
 Derivative = Callable[[np.ndarray, np.ndarray, np.ndarray, "float | np.ndarray"], np.ndarray]
 
@@ -57,11 +96,12 @@ def sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Logistic function, computed without overflow for large negative ``z``."""
     if out is None:
         out = np.empty_like(z)
+    half = consts(out).half
     # 1 / (1 + exp(-z)) overflows exp for z << 0; 0.5 * (1 + tanh(z / 2)) never does.
-    np.multiply(z, 0.5, out)
+    np.multiply(z, half, out)
     np.tanh(out, out)
-    np.multiply(out, 0.5, out)
-    np.add(out, 0.5, out)
+    np.multiply(out, half, out)
+    np.add(out, half, out)
     return out
 
 
@@ -82,7 +122,7 @@ def _sigmoid(z, out, alpha):
 
 
 def _sigmoid_d(z, a, out, alpha):
-    np.subtract(1.0, a, out)
+    np.subtract(consts(out).one, a, out)
     np.multiply(out, a, out)
     return out
 
@@ -94,13 +134,13 @@ def _tanh(z, out, alpha):
 
 def _tanh_d(z, a, out, alpha):
     np.multiply(a, a, out)
-    np.subtract(1.0, out, out)
+    np.subtract(consts(out).one, out, out)
     return out
 
 
 # --- relu ---------------------------------------------------------------------------------
 def _relu(z, out, alpha):
-    return np.maximum(z, 0.0, out=out)
+    return np.maximum(z, consts(out).zero, out=out)
 
 
 def _relu_d(z, a, out, alpha):
@@ -111,42 +151,46 @@ def _relu_d(z, a, out, alpha):
 # --- leaky relu and prelu (alpha is a scalar or one slope per unit) -----------------------
 def _leaky(z, out, alpha):
     np.multiply(z, alpha, out=out)
-    np.copyto(out, z, where=z > 0.0)
+    np.copyto(out, z, where=z > consts(out).zero)
     return out
 
 
 def _leaky_d(z, a, out, alpha):
+    k = consts(out)
     np.copyto(out, alpha)
-    np.copyto(out, 1.0, where=z > 0.0)
+    np.copyto(out, k.one, where=z > k.zero)
     return out
 
 
 # --- elu ----------------------------------------------------------------------------------
 def _elu(z, out, alpha):
-    np.minimum(z, 0.0, out=out)
+    zero = consts(out).zero
+    np.minimum(z, zero, out=out)
     np.expm1(out, out=out)
-    out *= alpha
-    np.copyto(out, z, where=z > 0.0)
+    np.multiply(out, alpha, out)
+    np.copyto(out, z, where=z > zero)
     return out
 
 
 def _elu_d(z, a, out, alpha):
     # For z <= 0: d/dz alpha (e^z - 1) = alpha e^z = a + alpha.
+    k = consts(out)
     np.add(a, alpha, out=out)
-    np.copyto(out, 1.0, where=z > 0.0)
+    np.copyto(out, k.one, where=z > k.zero)
     return out
 
 
 # --- selu ---------------------------------------------------------------------------------
 def _selu(z, out, alpha):
     _elu(z, out, SELU_ALPHA)
-    out *= SELU_LAMBDA
+    np.multiply(out, consts(out).selu_lambda, out)
     return out
 
 
 def _selu_d(z, a, out, alpha):
-    np.add(a, SELU_LAMBDA * SELU_ALPHA, out=out)
-    np.copyto(out, SELU_LAMBDA, where=z > 0.0)
+    k = consts(out)
+    np.add(a, k.selu_slope, out=out)
+    np.copyto(out, k.selu_lambda, where=z > k.zero)
     return out
 
 
@@ -159,11 +203,12 @@ def _swish(z, out, alpha):
 
 def _swish_d(z, a, out, alpha):
     # s + z s (1 - s) = s (1 + z (1 - s)), with s = sigmoid(z).
+    one = consts(out).one
     s = sigmoid(z)
-    np.subtract(1.0, s, out=out)
-    out *= z
-    out += 1.0
-    out *= s
+    np.subtract(one, s, out)
+    np.multiply(out, z, out)
+    np.add(out, one, out)
+    np.multiply(out, s, out)
     return out
 
 
@@ -190,7 +235,7 @@ def _gelu_d(z, a, out, alpha):
 
 # --- softplus -----------------------------------------------------------------------------
 def _softplus(z, out, alpha):
-    return np.logaddexp(0.0, z, out=out)
+    return np.logaddexp(consts(out).zero, z, out)
 
 
 def _softplus_d(z, a, out, alpha):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .activations import sigmoid, softmax
+from .activations import F64, sigmoid, softmax
 
 HEADS: tuple[str, ...] = ("sigmoid", "softmax", "linear", "classic")
 CLASSIFICATION_HEADS = frozenset({"sigmoid", "softmax", "classic"})
@@ -51,17 +51,25 @@ class Head:
     is_classifier = True
 
     def __init__(self) -> None:
-        self._ones: dict[int, np.ndarray] = {}
+        self._per_n: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
-    def ones(self, n: int) -> np.ndarray:
-        """A cached vector of n ones: ``x.dot(ones)`` sums faster than ``x.sum()``."""
-        o = self._ones.get(n)
-        if o is None:
-            o = self._ones[n] = np.ones(n)
-        return o
+    def batch_constants(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """For a batch of n: a vector of n ones (``x.dot(ones)`` sums faster than
+        ``x.sum()``) and 1 / n as a 0-d array (see ``activations.Constants``)."""
+        c = self._per_n.get(n)
+        if c is None:
+            inv_n = np.array(1.0 / n)
+            inv_n.flags.writeable = False
+            c = self._per_n[n] = (np.ones(n), inv_n)
+        return c
 
     def forward(self, z: np.ndarray, out: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    def forward_units(self, z: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """``forward`` on arrays laid out units x samples (k, n). The heads that work
+        value by value need no change; softmax, which mixes the k outputs, overrides it."""
+        return self.forward(z, out)
 
     def loss(self, z: np.ndarray, a: np.ndarray, t: np.ndarray) -> float:
         raise NotImplementedError
@@ -117,11 +125,12 @@ class SigmoidHead(Head):
 
     def train(self, z, t, a, d):
         n = z.shape[1]
+        ones, inv_n = self.batch_constants(n)
         sigmoid(z, a)
-        np.logaddexp(0.0, z, d)
-        loss = (d[0].dot(self.ones(n)) - np.vdot(t, z)) / n
+        np.logaddexp(F64.zero, z, d)
+        loss = (d[0].dot(ones) - t[0].dot(z[0])) / n
         np.subtract(a, t, d)
-        np.multiply(d, 1.0 / n, d)
+        np.multiply(d, inv_n, d)
         return float(loss)
 
     def encode(self, y, n_outputs):
@@ -137,34 +146,43 @@ class SoftmaxHead(Head):
     def forward(self, z, out):
         return softmax(z, out)
 
+    def forward_units(self, z, out):
+        np.subtract(z, np.maximum.reduce(z, 0), out)
+        np.exp(out, out)
+        out /= np.ones(z.shape[0], dtype=z.dtype).dot(out)
+        return out
+
     def loss(self, z, a, t):
         lse = _logsumexp_rows(z)
         return (float(lse.sum()) - float(np.vdot(t, z))) / z.shape[0]
 
     def train(self, z, t, a, d):
         k, n = z.shape
-        m, s, ones_k = self._scratch(n, k)
-        # logsumexp(z) = m + log(sum exp(z - m)); softmax = exp(z - m) / sum exp(z - m),
-        # with m the maximum over the k rows (one row per class).
-        np.maximum(z[0], z[1], out=m)
-        for j in range(2, k):
-            np.maximum(m, z[j], out=m)
+        m, s, ones_k, tz, tz_flat, ones_kn = self._scratch(n, k)
+        ones, inv_n = self.batch_constants(n)
+        # With m the largest logit of each sample (the maximum over the k rows):
+        # softmax = exp(z - m) / s and logsumexp(z) = m + log(s), s = sum exp(z - m).
+        # The loss sums logsumexp(z) - z[true class] = log(s) - (z - m)[true class] over
+        # the batch; t is one-hot, so that last term is the sum of t * (z - m).
+        np.maximum.reduce(z, 0, None, m)
         np.subtract(z, m, a)
+        np.multiply(t, a, tz)
         np.exp(a, a)
         ones_k.dot(a, s)
         np.divide(a, s, a)
         np.log(s, s)
-        np.add(s, m, s)
-        loss = (s.dot(self.ones(n)) - np.vdot(t, z)) / n
+        loss = (s.dot(ones) - tz_flat.dot(ones_kn)) / n
         np.subtract(a, t, d)
-        np.multiply(d, 1.0 / n, d)
+        np.multiply(d, inv_n, d)
         return float(loss)
 
-    def _scratch(self, n: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _scratch(self, n: int, k: int) -> tuple[np.ndarray, ...]:
         key = (n, k)
         bufs = self.__dict__.setdefault("_bufs", {})
         if key not in bufs:
-            bufs[key] = (np.empty(n), np.empty(n), np.ones(k))
+            tz = np.empty((k, n))
+            bufs[key] = (np.empty(n), np.empty(n), np.ones(k), tz, tz.reshape(-1),
+                         np.ones(k * n))
         return bufs[key]
 
     def delta(self, z, a, t, out):
@@ -220,11 +238,13 @@ class LinearHead(Head):
         return out
 
     def train(self, z, t, a, d):
+        n = z.shape[1]
+        inv_n = self.batch_constants(n)[1]
         np.copyto(a, z)
         np.subtract(z, t, d)
         dr = d.ravel()
-        loss = 0.5 * dr.dot(dr) / z.shape[1]
-        np.multiply(d, 1.0 / z.shape[1], d)
+        loss = 0.5 * dr.dot(dr) / n
+        np.multiply(d, inv_n, d)
         return float(loss)
 
     def encode(self, y, n_outputs):
@@ -251,12 +271,16 @@ class ClassicHead(Head):
         return out
 
     def train(self, z, t, a, d):
+        n = z.shape[1]
+        inv_n = self.batch_constants(n)[1]
         np.tanh(z, a)
         np.subtract(a, t, d)
         dr = d.ravel()
-        loss = 0.5 * dr.dot(dr) / z.shape[1]
-        d *= 1.0 - a * a
-        np.multiply(d, 1.0 / z.shape[1], d)
+        loss = 0.5 * dr.dot(dr) / n
+        slope = a * a
+        np.subtract(F64.one, slope, slope)
+        np.multiply(d, slope, d)
+        np.multiply(d, inv_n, d)
         return float(loss)
 
     def encode(self, y, n_outputs):

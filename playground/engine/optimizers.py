@@ -66,6 +66,10 @@ class Optimizer:
         merged = {**self.hyper, **hyper}
         self._validate(merged)
         self.hyper = merged
+        self._prepare()
+
+    def _prepare(self) -> None:
+        """Precompute what the steps use from the hyper-parameters (after every ``set``)."""
 
     def _validate(self, h: dict) -> None:
         for key, value in h.items():
@@ -84,6 +88,12 @@ class Optimizer:
         """Write the update for this step into ``out``; do not touch ``params``."""
         self.steps += 1
         self._step(params, grad, out, lr)
+
+    @staticmethod
+    def _scalar(value: float = 0.0) -> np.ndarray:
+        """A 0-d array for a number a step uses: a ufunc takes it as it is, whereas a
+        Python float is converted on every call (see ``activations.Constants``)."""
+        return np.array(float(value))
 
     def _step(self, params, grad, out, lr):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -109,25 +119,33 @@ class SGD(Optimizer):
     name = "sgd"
 
     def __init__(self, n_params: int, **hyper) -> None:
+        self._neg_lr, self._lr = self._scalar(), None
         super().__init__(n_params, **hyper)
         self.velocity = np.zeros(n_params)
+        self._tmp = np.empty(n_params)
 
     def _validate(self, h):
         super()._validate(h)
         if h["nesterov"] and h["momentum"] <= 0:
             raise ValueError("nesterov: needs momentum > 0")
 
+    def _prepare(self):
+        self._mu = self._scalar(self.hyper["momentum"])
+
     def _step(self, params, grad, out, lr):
-        mu = self.hyper["momentum"]
-        if mu == 0.0:
-            np.multiply(grad, -lr, out=out)
+        if lr != self._lr:
+            self._lr, self._neg_lr[()] = lr, -lr
+        neg_lr = self._neg_lr
+        if not self.hyper["momentum"]:
+            np.multiply(grad, neg_lr, out)
             return
-        v = self.velocity
-        v *= mu
-        v -= lr * grad
+        v, tmp, mu = self.velocity, self._tmp, self._mu
+        np.multiply(v, mu, v)
+        np.multiply(grad, neg_lr, tmp)
+        np.add(v, tmp, v)
         if self.hyper["nesterov"]:
-            np.multiply(v, mu, out=out)
-            out -= lr * grad
+            np.multiply(v, mu, out)
+            np.add(out, tmp, out)
         else:
             np.copyto(out, v)
 
@@ -222,27 +240,36 @@ class Adam(Optimizer):
         self.m = np.zeros(n_params)
         self.v = np.zeros(n_params)
         self._tmp = np.empty(n_params)
+        self._shift, self._scale = self._scalar(), self._scalar()
+
+    def _prepare(self):
+        h = self.hyper
+        self._k = tuple(self._scalar(x) for x in (
+            h["beta1"], 1.0 - h["beta1"], h["beta2"], 1.0 - h["beta2"]))
 
     def _step(self, params, grad, out, lr):
         b1, b2, eps = self.hyper["beta1"], self.hyper["beta2"], self.hyper["epsilon"]
+        k_b1, k_1_b1, k_b2, k_1_b2 = self._k
         t = self.steps
         m, v, tmp = self.m, self.v, self._tmp
         multiply, add = np.multiply, np.add
-        multiply(m, b1, m)
-        multiply(grad, 1.0 - b1, tmp)
+        multiply(m, k_b1, m)
+        multiply(grad, k_1_b1, tmp)
         add(m, tmp, m)
         multiply(grad, grad, tmp)
-        multiply(tmp, 1.0 - b2, tmp)
-        multiply(v, b2, v)
+        multiply(tmp, k_1_b2, tmp)
+        multiply(v, k_b2, v)
         add(v, tmp, v)
         # m_hat / (sqrt(v_hat) + eps) = (c2 / c1) m / (sqrt(v) + c2 eps), with c1 = 1 - b1^t
         # and c2 = sqrt(1 - b2^t): one pass fewer over the parameters.
         c1 = 1.0 - b1**t
         c2 = math.sqrt(1.0 - b2**t)
+        self._shift[()] = c2 * eps
+        self._scale[()] = -lr * c2 / c1
         np.sqrt(v, tmp)
-        add(tmp, c2 * eps, tmp)
+        add(tmp, self._shift, tmp)
         np.divide(m, tmp, out)
-        multiply(out, -lr * c2 / c1, out)
+        multiply(out, self._scale, out)
 
     def state(self):
         return {**super().state(), "m": self.m.copy(), "v": self.v.copy()}

@@ -29,6 +29,12 @@ from .optimizers import Optimizer, check_learning_rate
 from .schedules import Constant, EarlyStopping, Schedule
 
 
+#: Steps whose diagnostics are gathered before they are reduced to norms, and the most
+#: values such a block may hold.
+_NORM_BLOCK = 64
+_NORM_BLOCK_VALUES = 1 << 20
+
+
 @dataclass(frozen=True)
 class StepLog:
     """Per-step records for a run of consecutive steps."""
@@ -152,7 +158,11 @@ class Trainer:
         self._epoch_started = False
         self._ex, self._et = self._x_train_aug, self.t_train
         layers = len(network.layers)
-        self._sq = np.empty((3, network.n_params))
+        # Each step copies the buffer (parameters, gradients, update) into a block of
+        # rows; a full block is turned into per-layer norms in a few vectorized calls.
+        rows = max(1, min(_NORM_BLOCK, _NORM_BLOCK_VALUES // (3 * network.n_params)))
+        self._history = np.empty((rows, 3, network.n_params))
+        self._history_rows = list(self._history)
         self.last_norms = np.zeros((3, layers))
         self._runner: compiled.CompiledRunner | None = None
         self.engine_path = "numpy"
@@ -219,33 +229,38 @@ class Trainer:
             result.diverged, result.stopped = self.diverged, self.stopped
             return self._trim(result, 0)
 
-        buf, params, update = net.buffer, net.params, net.update
-        grad = net.grad
-        bounds = net.diag_bounds
-        sq = self._sq
-        sums = np.empty((n_steps, 3, len(bounds)))  # per-step sums of squares per segment
+        buf, params, update, grad = net.buffer, net.params, net.update, net.grad
+        rows, n_rows = self._history_rows, len(self._history_rows)
+        row = first = 0  # the next history row, and the step that filled the first one
         b, n_train = self.batch_size, len(self.x_train)
         l1, l2 = self.l1, self.l2
         schedule, drop_rng = self.schedule, self.dropout_rng
         constant_rate = type(schedule) is Constant
         eval_every = self.eval_every or 0
         loss_and_grad, opt_step = net.loss_and_grad, opt.step
-        square, add, reduceat, isfinite = np.square, np.add, np.add.reduceat, math.isfinite
+        add, copyto, isfinite = np.add, np.copyto, math.isfinite
         start = self.step
         done = 0
+        lr = self.base_lr
+        pos, ex, et = self._pos, self._ex, self._et
         for k in range(n_steps):
-            if self._pos >= n_train:
+            if pos >= n_train:
+                self._pos = pos
                 self._new_epoch()
-            pos = self._pos
-            self._pos = pos + b
+                pos, ex, et = 0, self._ex, self._et
+            end = pos + b
             step = start + k
-            lr = self.base_lr if constant_rate else self.base_lr * schedule.factor(step)
-            loss, penalty = loss_and_grad(self._ex[pos : pos + b], self._et[pos : pos + b],
-                                          drop_rng, None, l1, l2)
+            if not constant_rate:
+                lr = self.base_lr * schedule.factor(step)
+            loss, penalty = loss_and_grad(ex[pos:end], et[pos:end], drop_rng, None, l1, l2)
+            pos = end
             opt_step(params, grad, update, lr)
             add(params, update, params)
-            square(buf, sq)
-            reduceat(sq, bounds, 1, None, sums[k])
+            copyto(rows[row], buf)
+            row += 1
+            if row == n_rows:
+                self._reduce_norms(norms[first : first + row])
+                first, row = first + row, 0
             total = loss + penalty
             losses[k] = total
             penalties[k] = penalty
@@ -263,9 +278,11 @@ class Trainer:
                     break
             if deadline is not None and (k & 15) == 15 and time.perf_counter() > deadline:
                 break
+        self._pos = pos
+        if row:
+            self._reduce_norms(norms[first : first + row])
         self.step = start + done
         steps[:done] = np.arange(start + 1, start + done + 1)
-        np.sqrt(sums[:done, :, ::2], out=norms[:done])
         if done:
             self.last_norms[...] = norms[done - 1]
             bad = ~np.isfinite(losses[:done]) | ~np.all(np.isfinite(norms[:done]), axis=(1, 2))
@@ -275,6 +292,13 @@ class Trainer:
                                                          norms[first])
                 result.diverged = self.diverged
         return self._trim(result, done)
+
+    def _reduce_norms(self, out: np.ndarray) -> None:
+        """Per-layer norms (see ``StepLog.norms``) of the first ``len(out)`` history rows."""
+        block = self._history[: len(out)]
+        np.square(block, block)
+        sums = np.add.reduceat(block, self.network.diag_bounds, axis=2)
+        np.sqrt(sums[:, :, ::2], out=out)
 
     @staticmethod
     def _trim(result: RunResult, n: int) -> RunResult:
