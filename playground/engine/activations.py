@@ -75,17 +75,16 @@ class Constants:
         self.selu_slope = constant(SELU_LAMBDA * SELU_ALPHA)
 
 
-_FLOAT64 = np.dtype(np.float64)
-_CONSTANTS: dict[np.dtype, Constants] = {_FLOAT64: Constants(_FLOAT64)}
-F64 = _CONSTANTS[_FLOAT64]
+class _ConstantTable(dict):
+    """``CONSTANTS[dtype]``: the constants in that dtype, made on first use."""
+
+    def __missing__(self, dtype: np.dtype) -> Constants:
+        c = self[dtype] = Constants(dtype)
+        return c
 
 
-def consts(a: np.ndarray) -> Constants:
-    """The constants in the dtype of ``a``."""
-    k = _CONSTANTS.get(a.dtype)
-    if k is None:
-        k = _CONSTANTS[a.dtype] = Constants(a.dtype)
-    return k
+CONSTANTS = _ConstantTable()
+F64 = CONSTANTS[np.dtype(np.float64)]
 
 
 Forward = Callable[[np.ndarray, np.ndarray, "float | np.ndarray"], np.ndarray]
@@ -96,7 +95,7 @@ def sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Logistic function, computed without overflow for large negative ``z``."""
     if out is None:
         out = np.empty_like(z)
-    half = consts(out).half
+    half = CONSTANTS[out.dtype].half
     # 1 / (1 + exp(-z)) overflows exp for z << 0; 0.5 * (1 + tanh(z / 2)) never does.
     np.multiply(z, half, out)
     np.tanh(out, out)
@@ -122,7 +121,7 @@ def _sigmoid(z, out, alpha):
 
 
 def _sigmoid_d(z, a, out, alpha):
-    np.subtract(consts(out).one, a, out)
+    np.subtract(CONSTANTS[out.dtype].one, a, out)
     np.multiply(out, a, out)
     return out
 
@@ -134,13 +133,13 @@ def _tanh(z, out, alpha):
 
 def _tanh_d(z, a, out, alpha):
     np.multiply(a, a, out)
-    np.subtract(consts(out).one, out, out)
+    np.subtract(CONSTANTS[out.dtype].one, out, out)
     return out
 
 
 # --- relu ---------------------------------------------------------------------------------
 def _relu(z, out, alpha):
-    return np.maximum(z, consts(out).zero, out=out)
+    return np.maximum(z, CONSTANTS[out.dtype].zero, out=out)
 
 
 def _relu_d(z, a, out, alpha):
@@ -151,12 +150,12 @@ def _relu_d(z, a, out, alpha):
 # --- leaky relu and prelu (alpha is a scalar or one slope per unit) -----------------------
 def _leaky(z, out, alpha):
     np.multiply(z, alpha, out=out)
-    np.copyto(out, z, where=z > consts(out).zero)
+    np.copyto(out, z, where=z > CONSTANTS[out.dtype].zero)
     return out
 
 
 def _leaky_d(z, a, out, alpha):
-    k = consts(out)
+    k = CONSTANTS[out.dtype]
     np.copyto(out, alpha)
     np.copyto(out, k.one, where=z > k.zero)
     return out
@@ -164,7 +163,7 @@ def _leaky_d(z, a, out, alpha):
 
 # --- elu ----------------------------------------------------------------------------------
 def _elu(z, out, alpha):
-    zero = consts(out).zero
+    zero = CONSTANTS[out.dtype].zero
     np.minimum(z, zero, out=out)
     np.expm1(out, out=out)
     np.multiply(out, alpha, out)
@@ -174,7 +173,7 @@ def _elu(z, out, alpha):
 
 def _elu_d(z, a, out, alpha):
     # For z <= 0: d/dz alpha (e^z - 1) = alpha e^z = a + alpha.
-    k = consts(out)
+    k = CONSTANTS[out.dtype]
     np.add(a, alpha, out=out)
     np.copyto(out, k.one, where=z > k.zero)
     return out
@@ -183,12 +182,12 @@ def _elu_d(z, a, out, alpha):
 # --- selu ---------------------------------------------------------------------------------
 def _selu(z, out, alpha):
     _elu(z, out, SELU_ALPHA)
-    np.multiply(out, consts(out).selu_lambda, out)
+    np.multiply(out, CONSTANTS[out.dtype].selu_lambda, out)
     return out
 
 
 def _selu_d(z, a, out, alpha):
-    k = consts(out)
+    k = CONSTANTS[out.dtype]
     np.add(a, k.selu_slope, out=out)
     np.copyto(out, k.selu_lambda, where=z > k.zero)
     return out
@@ -203,7 +202,7 @@ def _swish(z, out, alpha):
 
 def _swish_d(z, a, out, alpha):
     # s + z s (1 - s) = s (1 + z (1 - s)), with s = sigmoid(z).
-    one = consts(out).one
+    one = CONSTANTS[out.dtype].one
     s = sigmoid(z)
     np.subtract(one, s, out)
     np.multiply(out, z, out)
@@ -235,7 +234,7 @@ def _gelu_d(z, a, out, alpha):
 
 # --- softplus -----------------------------------------------------------------------------
 def _softplus(z, out, alpha):
-    return np.logaddexp(consts(out).zero, z, out)
+    return np.logaddexp(CONSTANTS[out.dtype].zero, z, out)
 
 
 def _softplus_d(z, a, out, alpha):

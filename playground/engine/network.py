@@ -424,7 +424,7 @@ class Network:
                     (da * np.minimum(h, 0.0)).dot(w.ones, out=layer.g_slope)
             deriv(h, act_out, d, param)
             multiply(d, da, d)
-            if layer.batch_norm:
+            if not plain and layer.batch_norm:
                 self._batch_norm_backward(layer, w, i, n, d)
             if a_in is None:
                 x_t.dot(d.T, gWb)
