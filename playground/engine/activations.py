@@ -37,9 +37,6 @@ CODES: dict[str, int] = {name: i for i, name in enumerate(ACTIVATIONS)}
 #: Activations that have a parameter, and its default value.
 DEFAULT_ALPHA: dict[str, float] = {"leaky_relu": 0.01, "prelu": 0.25, "elu": 1.0}
 
-#: Activations whose forward function may write over its input (``out`` is ``z``).
-IN_PLACE: frozenset[str] = frozenset({
-    "linear", "sigmoid", "tanh", "relu", "gelu", "softplus"})
 #: Units that output nothing (or a constant) on their negative side: these can "die".
 RELU_FAMILY: frozenset[str] = frozenset({"relu", "leaky_relu", "prelu", "elu", "selu"})
 #: Units with two flat tails: these can saturate.
@@ -267,6 +264,11 @@ DERIVATIVE: dict[str, Derivative] = {
     "gelu": _gelu_d,
     "softplus": _softplus_d,
 }
+
+
+#: Forward functions that may write over their input (``out`` is ``z``).
+IN_PLACE_FORWARD = frozenset(FORWARD[name] for name in (
+    "linear", "sigmoid", "tanh", "relu", "gelu", "softplus"))
 
 
 def check_activation(name: str, parameter: str = "activation") -> str:

@@ -33,6 +33,8 @@ BN_EPSILON = 1e-5
 BN_MOMENTUM = 0.9  # running = momentum * running + (1 - momentum) * batch statistic
 MAX_LAYERS = 32
 MAX_UNITS = 4096
+#: Samples per chunk of an evaluation pass (see ``Network.forward``).
+EVAL_CHUNK = 4096
 
 
 @dataclass(frozen=True)
@@ -510,41 +512,63 @@ class Network:
         """
         x = np.asarray(x, dtype=dtype)
         n = x.shape[0]
-        # Without keep_hidden nothing but the output leaves this call, so the layers'
-        # arrays are reused from call to call (fresh arrays of a few megabytes each cost
-        # more in page faults than the arithmetic). A call that finds them taken, on
-        # another thread, makes its own.
-        key = (n, np.dtype(dtype))
-        arrays = None if keep_hidden else self._eval_arrays.pop(key, None)
-        if arrays is None:
-            arrays = [np.empty((size + 1, n), dtype=dtype) for size in self.spec.sizes[:-1]]
-            for array in arrays:
-                array[-1] = 1.0
+        blocks = [(self._evaluation_block(layer).T.astype(dtype),
+                   act.FORWARD[layer.activation], _column_param(layer, dtype))
+                  for layer in self.layers[:-1]]
+        out_block = self.output_layer.Wb.T.astype(dtype)
+        pres: list[np.ndarray] = []
+        posts: list[np.ndarray] = []
+        if keep_hidden:
+            arrays = self._layer_arrays(n, dtype)
+            z = out_block.dot(self._hidden_pass(x, blocks, arrays, pres, posts))
+        else:
+            # Nothing but the output leaves the call, so the samples go through in
+            # chunks whose layer values stay in the processor's cache, in arrays kept
+            # from call to call (fresh arrays of a few megabytes cost more in page faults
+            # than the arithmetic). A call that finds them taken, on another thread,
+            # makes its own.
+            z = np.empty((out_block.shape[0], n), dtype=dtype)
+            for start in range(0, n, EVAL_CHUNK):
+                part = x[start : start + EVAL_CHUNK]
+                key = (len(part), np.dtype(dtype))
+                arrays = self._eval_arrays.pop(key, None) or self._layer_arrays(len(part), dtype)
+                z[:, start : start + len(part)] = out_block.dot(
+                    self._hidden_pass(part, blocks, arrays, None, None))
+                if len(self._eval_arrays) >= 4:
+                    self._eval_arrays.clear()
+                self._eval_arrays[key] = arrays
+        output = self.head.forward_units(z, np.empty_like(z))
+        return ForwardResult(pres, posts, z.T, output.T)
+
+    def _layer_arrays(self, n: int, dtype: type) -> list[np.ndarray]:
+        """(units + 1, n) arrays for the inputs and each hidden layer, last row ones."""
+        arrays = [np.empty((size + 1, n), dtype=dtype) for size in self.spec.sizes[:-1]]
+        for array in arrays:
+            array[-1] = 1.0
+        return arrays
+
+    @staticmethod
+    def _hidden_pass(x: np.ndarray, blocks: list, arrays: list[np.ndarray],
+                     pres: list[np.ndarray] | None, posts: list[np.ndarray] | None
+                     ) -> np.ndarray:
+        """Run ``x`` through the hidden layers; returns the last one's values with their
+        row of ones. With ``pres`` and ``posts`` each layer's values before and after the
+        activation are appended to them, as (n, units) views."""
         a = arrays[0]
         a[:-1] = x.T
-        pres, posts = [], []
-        for layer, out in zip(self.hidden_layers, arrays[1:]):
-            block = self._evaluation_block(layer).astype(dtype, copy=False)
+        for (block_t, fwd, param), out in zip(blocks, arrays[1:]):
             act_out = out[:-1]
-            fwd, param = act.FORWARD[layer.activation], _column_param(layer, dtype)
-            if keep_hidden or layer.activation not in act.IN_PLACE:
-                z = block.T.dot(a)
+            if pres is not None or fwd not in act.IN_PLACE_FORWARD:
+                z = block_t.dot(a)
                 fwd(z, act_out, param)
             else:
-                block.T.dot(a, act_out)
+                block_t.dot(a, act_out)
                 fwd(act_out, act_out, param)
-            if keep_hidden:
+            if pres is not None:
                 pres.append(z.T)
                 posts.append(act_out.T)
             a = out
-        out_layer = self.output_layer
-        z = out_layer.Wb.T.astype(dtype).dot(a)
-        output = self.head.forward_units(z, np.empty_like(z))
-        if not keep_hidden:
-            if len(self._eval_arrays) >= 4:
-                self._eval_arrays.clear()
-            self._eval_arrays[key] = arrays
-        return ForwardResult(pres, posts, z.T, output.T)
+        return a
 
     @staticmethod
     def _evaluation_block(layer: Layer) -> np.ndarray:
