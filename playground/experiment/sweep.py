@@ -24,10 +24,16 @@ busy a worker was. Each record says which path ran; the two agree to about 1e-12
 for bit.
 
 Cancelling. Once ``cancel`` is set no further run is started (the task list is consumed
-lazily). The sweep returns when the next result arrives, which is at most the length of
-one run, and then kills the workers still busy (joblib aborts the pool; on dask the
-pending futures are cancelled). Ctrl-C (KeyboardInterrupt) does not wait for a result:
-the pool is aborted at once and :class:`SweepInterrupted` carries the finished runs.
+lazily), and the runs in progress stop too: a run looks for the cancel between chunks of
+training (a chunk lasts about ``CHUNK_SECONDS``) and gives up, so the sweep returns
+within about one chunk whatever the length of a run. Runs stopped that way are left out
+of the results, as are runs still queued; runs that finished are kept. With ``jobs=1``
+the run checks ``cancel`` itself. Worker processes cannot see an event of this process,
+so the sweep turns it into a file they look for (:class:`_CancelFile`); afterwards
+joblib aborts the pool (on dask the pending futures are cancelled). Dask workers on
+other machines do not see that file: there the sweep returns when the next of its runs
+finishes. Ctrl-C (KeyboardInterrupt) does not wait for a result: the pool is aborted at
+once and :class:`SweepInterrupted` carries the finished runs.
 
 Workers. ``jobs=1`` trains in the calling process, one run after another. Otherwise the
 loky worker processes outlive a sweep (joblib keeps them for a few idle minutes), so the
@@ -42,6 +48,7 @@ import json
 import math
 import os
 import re
+import shutil
 import tempfile
 import threading
 import time
@@ -91,8 +98,12 @@ BACKENDS = ("loky", "dask")
 MAX_RUNS = 10_000
 #: A decision-boundary size that suits a gallery of small pictures (``boundary_size``).
 GALLERY_BOUNDARY_SIZE = 64
-#: Steps per ``Trainer.run`` call in :func:`run_one`; bounds the per-step log's memory.
+#: Most steps per ``Trainer.run`` call in :func:`run_one`; bounds the per-step log's memory.
 CHUNK_STEPS = 2048
+#: Longest a ``Trainer.run`` call in :func:`run_one` trains (seconds, but at least a few
+#: steps): how long a cancelled run may take to notice. Where a run is cut into chunks
+#: does not change its result.
+CHUNK_SECONDS = 0.1
 #: The numbers a run reports, in the order the results file lists them.
 METRICS = ("train_loss", "test_loss", "train_accuracy", "test_accuracy", "steps", "epochs",
            "seconds")
@@ -103,6 +114,8 @@ _MAX_SEED = 2**32 - 1
 _DASK_CONNECT_TIMEOUT = "10s"
 
 ProgressCallback = Callable[[int, int, "RunRecord"], None]
+#: Asked between chunks of training: True when the run should stop (it was cancelled).
+CancelCheck = Callable[[], bool]
 
 
 class SweepError(ValueError):
@@ -492,6 +505,19 @@ def run_one(
     copied into the record as the swept settings; ``boundary_size > 0`` adds the final
     decision boundary as a float32 image of that size.
     """
+    record = _run_unless_cancelled(experiment, steps, boundary_size, values, _never)
+    assert record is not None  # nothing cancels it
+    return record
+
+
+def _never() -> bool:
+    return False
+
+
+def _run_unless_cancelled(experiment: Experiment, steps: int | None, boundary_size: int,
+                          values: Mapping[str, Any] | None,
+                          cancelled: CancelCheck) -> RunRecord | None:
+    """:func:`run_one`, but None when ``cancelled()`` turns true before the run ends."""
     start = time.perf_counter()
     values = dict(values or {})
     seed = experiment.seed if isinstance(experiment, Experiment) else 0
@@ -504,17 +530,23 @@ def run_one(
             start = time.perf_counter()  # a run's seconds leave the one-off warm-up out
         # One BLAS thread: the same summation order wherever the run happens.
         with threadpool_limits(limits=1, user_api="blas"), np.errstate(all="ignore"):
-            return _train(experiment, n, boundary_size, values, start)
+            return _train(experiment, n, boundary_size, values, start, cancelled)
     except Exception as err:
         return RunRecord(values=values, seed=seed, error=f"{type(err).__name__}: {err}",
                          seconds=time.perf_counter() - start)
 
 
 def _train(experiment: Experiment, n: int, boundary_size: int, values: dict[str, Any],
-           start: float) -> RunRecord:
+           start: float, cancelled: CancelCheck) -> RunRecord | None:
+    if cancelled():
+        return None
     trainer, data = build_trainer(experiment)
     while trainer.step < n and not (trainer.diverged or trainer.stopped):
-        if not len(trainer.run(min(CHUNK_STEPS, n - trainer.step)).log):
+        if cancelled():
+            return None
+        chunk = trainer.run(min(CHUNK_STEPS, n - trainer.step),
+                            deadline=time.perf_counter() + CHUNK_SECONDS)
+        if not len(chunk.log):
             break
     final = trainer.evaluate()
     boundary = _boundary(trainer, data, boundary_size) if boundary_size > 0 else None
@@ -536,10 +568,56 @@ def _train(experiment: Experiment, n: int, boundary_size: int, values: dict[str,
     )
 
 
-def _run_planned(run: PlannedRun, steps: int, boundary_size: int) -> RunRecord:
-    """The task a worker process executes (module level, so it pickles by name)."""
-    record = run_one(run.experiment, steps, boundary_size=boundary_size, values=run.values)
-    return replace(record, index=run.index, repeat=run.repeat)
+def _run_planned(run: PlannedRun, steps: int, boundary_size: int,
+                 cancelled: CancelCheck = _never) -> RunRecord | None:
+    """The task a worker process executes (module level, so it pickles by name); None
+    when the sweep was cancelled before the run finished."""
+    record = _run_unless_cancelled(run.experiment, steps, boundary_size, run.values,
+                                   cancelled)
+    return None if record is None else replace(record, index=run.index, repeat=run.repeat)
+
+
+class _CancelFile:
+    """A cancel that worker processes can see: true once the file at ``path`` exists.
+
+    It pickles as its path, and looking for a file costs a few microseconds per chunk.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __call__(self) -> bool:
+        return os.path.exists(self.path)
+
+    def set(self) -> None:
+        Path(self.path).touch()
+
+
+#: How often the sweep looks whether ``cancel`` was set, to pass it on to the workers.
+_CANCEL_POLL_SECONDS = 0.05
+
+
+@contextmanager
+def _cancel_file(cancel: threading.Event) -> Iterator[_CancelFile]:
+    """A :class:`_CancelFile` that a helper thread sets once ``cancel`` is set."""
+    folder = tempfile.mkdtemp(prefix="playground-sweep-")
+    token = _CancelFile(os.path.join(folder, "cancel"))
+    over = threading.Event()
+
+    def watch() -> None:
+        while not over.is_set():
+            if cancel.wait(_CANCEL_POLL_SECONDS):
+                token.set()
+                return
+
+    watcher = threading.Thread(target=watch, name="playground-sweep-cancel", daemon=True)
+    watcher.start()
+    try:
+        yield token
+    finally:
+        over.set()
+        watcher.join()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------- many runs
@@ -621,8 +699,6 @@ def run_sweep(
         raise SweepError("", f"expected a SweepSpec, got {type(spec).__name__}")
     if backend not in BACKENDS:
         raise SweepError("backend", f"{backend!r} is not one of {', '.join(BACKENDS)}")
-    from joblib import Parallel, delayed  # ~0.2 s to import: only when a sweep runs
-
     runs = spec.runs
     steps = spec.steps_per_run
     assert steps is not None  # checked by SweepSpec
@@ -631,32 +707,17 @@ def run_sweep(
     done: dict[int, RunRecord] = {}
     broken: Exception | None = None
 
-    def tasks() -> Iterator[Any]:
-        for run in runs:
-            if stop.is_set():
-                return  # stop submitting
-            yield delayed(_run_planned)(run, steps, boundary_size)
+    def finished(record: RunRecord) -> None:
+        done[record.index] = record
+        if progress is not None:
+            progress(len(done), len(runs), record)
 
     try:
         with _backend(backend, scheduler):
-            parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered", batch_size=1)
-            outputs = parallel(tasks())
-            try:
-                while not stop.is_set():
-                    try:
-                        record = next(outputs)
-                    except StopIteration:
-                        break
-                    except Exception as err:  # the pool broke, not a run (run_one catches)
-                        broken = err
-                        break
-                    done[record.index] = record
-                    if progress is not None:
-                        progress(len(done), len(runs), record)
-            finally:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # joblib's note on unused results
-                    outputs.close()  # aborts the pool if runs are still going
+            if n_jobs == 1:
+                _run_here(runs, steps, boundary_size, stop, finished)
+            else:
+                broken = _run_in_workers(runs, steps, boundary_size, n_jobs, stop, finished)
     except KeyboardInterrupt:
         raise SweepInterrupted(_in_order(done)) from None
     if broken is not None:
@@ -666,6 +727,52 @@ def run_sweep(
                 done[run.index] = RunRecord(values=run.values, seed=run.experiment.seed,
                                             error=why, index=run.index, repeat=run.repeat)
     return _in_order(done)
+
+
+def _run_here(runs: Sequence[PlannedRun], steps: int, boundary_size: int,
+              stop: threading.Event, finished: Callable[[RunRecord], None]) -> None:
+    """``jobs=1``: the runs one after another in this process, each watching ``stop``."""
+    for run in runs:
+        if stop.is_set():
+            return
+        record = _run_planned(run, steps, boundary_size, stop.is_set)
+        if record is None:  # cancelled part-way: left out, like a killed worker's run
+            return
+        finished(record)
+
+
+def _run_in_workers(runs: Sequence[PlannedRun], steps: int, boundary_size: int, n_jobs: int,
+                    stop: threading.Event,
+                    finished: Callable[[RunRecord], None]) -> Exception | None:
+    """The runs in joblib's workers; the exception when the pool itself broke."""
+    from joblib import Parallel, delayed  # ~0.2 s to import: only when a sweep runs
+
+    with _cancel_file(stop) as cancelled:
+
+        def tasks() -> Iterator[Any]:
+            for run in runs:
+                if stop.is_set():
+                    return  # stop submitting
+                yield delayed(_run_planned)(run, steps, boundary_size, cancelled)
+
+        parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered", batch_size=1)
+        outputs = parallel(tasks())
+        try:
+            while not stop.is_set():
+                try:
+                    record = next(outputs)
+                except StopIteration:
+                    return None
+                except Exception as err:  # the pool broke, not a run (run_one catches)
+                    return None if stop.is_set() else err
+                if record is None:  # a run that saw the cancel and gave up
+                    return None
+                finished(record)
+        finally:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # joblib's note on unused results
+                outputs.close()  # aborts the pool if runs are still going
+    return None
 
 
 def _in_order(done: Mapping[int, RunRecord]) -> list[RunRecord]:

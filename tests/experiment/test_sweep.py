@@ -263,6 +263,80 @@ def test_cancel_stops_the_sweep_promptly() -> None:
     assert len(run_sweep(SweepSpec(tiny(steps=5), {LR: [0.1, 0.2]}), jobs=2)) == 2
 
 
+def _counting_chunks(monkeypatch, cancel: threading.Event) -> tuple[threading.Event, list[int]]:
+    """Watch ``Trainer.run`` in this process: an event set once training has begun, and
+    the steps at which a chunk started after ``cancel`` was set. A run that keeps going
+    after the cancel fails (run_one records the error), so a broken cancel makes the
+    test fail rather than train for hours."""
+    from playground.engine import Trainer
+
+    started = threading.Event()
+    late: list[int] = []
+    run = Trainer.run
+
+    def watched(self, n_steps, deadline=None):
+        if cancel.is_set():
+            late.append(self.step)
+            if len(late) > 3:
+                raise AssertionError("the run went on training after the cancel")
+        result = run(self, n_steps, deadline)
+        started.set()
+        return result
+
+    monkeypatch.setattr(Trainer, "run", watched)
+    return started, late
+
+
+def test_cancel_stops_the_run_in_progress_with_one_job(monkeypatch) -> None:
+    base = tiny(steps=50_000_000)  # hours per run
+    # The numpy path only: the compiled path's warm-up trains too and would be counted.
+    base = dataclasses.replace(base, training=dataclasses.replace(base.training,
+                                                                  fast_path=False))
+    spec = SweepSpec(base, {"training.batch_size": [1, 2, 3]})
+    cancel = threading.Event()
+    started, late = _counting_chunks(monkeypatch, cancel)
+    canceller = threading.Thread(target=lambda: started.wait(30) and cancel.set())
+    canceller.start()
+    seen: list[RunRecord] = []
+    records = run_sweep(spec, jobs=1, cancel=cancel,
+                        progress=lambda done, total, r: seen.append(r))
+    canceller.join()
+    assert started.is_set() and cancel.is_set()
+    assert records == [] and seen == []  # the cancelled run is left out, none follows
+    assert len(late) <= 1  # at most the chunk that began as the cancel came
+
+
+def test_a_run_cut_into_many_short_chunks_ends_as_in_one_go(monkeypatch) -> None:
+    from playground.experiment import sweep
+    from playground.experiment.build import build_trainer
+
+    monkeypatch.setattr(sweep, "CHUNK_SECONDS", 0.0)  # the fewest steps per chunk
+    chunked = run_one(tiny(steps=300))
+    trainer, _ = build_trainer(tiny(steps=300))
+    trainer.run(300)
+    whole = trainer.evaluate()
+    assert chunked.steps == trainer.step == 300
+    assert (chunked.train_loss, chunked.test_loss) == (whole.train_loss, whole.test_loss)
+
+
+def test_cancel_from_another_thread_stops_the_workers_mid_run() -> None:
+    spec = SweepSpec(tiny(steps=50_000_000), {"training.batch_size": [1, 2, 3, 4]})  # hours
+    cancel = threading.Event()
+    out: list[list[RunRecord]] = []
+    sweeper = threading.Thread(target=lambda: out.append(run_sweep(spec, jobs=2,
+                                                                   cancel=cancel)),
+                               daemon=True)
+    sweeper.start()
+    sweeper.join(1.5)  # the workers start their first runs meanwhile
+    assert sweeper.is_alive()
+    cancel.set()
+    sweeper.join(60.0)  # against hours per run: the workers stopped, not finished
+    assert not sweeper.is_alive()
+    assert out == [[]]
+    # The pool is usable again afterwards.
+    assert len(run_sweep(SweepSpec(tiny(steps=5), {LR: [0.1, 0.2]}), jobs=2)) == 2
+
+
 def test_ctrl_c_raises_with_the_runs_that_finished() -> None:
     spec = SweepSpec(tiny(steps=20), {"training.batch_size": list(range(1, 21))})
 

@@ -1,5 +1,6 @@
 """The Sweep dialog: a small grid fills the table, heatmap and gallery; Cancel stops a
-big sweep early with the thread gone; a row can be exported and opened."""
+big sweep early, the run in progress included, with the thread gone; a row can be
+exported and opened."""
 
 from __future__ import annotations
 
@@ -100,6 +101,40 @@ def test_cancel_stops_a_big_sweep_early(qtbot, view):
     assert "Cancelled" in view.message_label.text()
     assert not sweep_threads()
     assert view.run_button.isEnabled()
+
+
+def test_cancel_stops_the_run_in_progress_with_one_job(qtbot, view, monkeypatch):
+    """One job trains in the sweep's own thread: Cancel stops that run between two chunks
+    of training instead of waiting for its million steps."""
+    from playground.engine import Trainer
+
+    started, cancelled = threading.Event(), threading.Event()
+    late: list[int] = []
+    run = Trainer.run
+
+    def watched(self, n_steps, deadline=None):
+        if cancelled.is_set():
+            late.append(self.step)
+            if len(late) > 3:  # recorded as a failed run: a row the test would see
+                raise AssertionError("the run went on training after Cancel")
+        result = run(self, n_steps, deadline)
+        started.set()
+        return result
+
+    monkeypatch.setattr(Trainer, "run", watched)
+    view.set_axes([("training.batch_size", "5, 10")])
+    view.steps_spin.setValue(1_000_000)
+    assert view.run()
+    qtbot.waitUntil(started.is_set, timeout=10000)
+    cancelled.set()
+    with qtbot.waitSignal(view.worker.finished, timeout=10000):
+        view.cancel()
+        assert "stopping the runs in progress" in view.message_label.text()
+    assert view.worker is None and not sweep_threads()
+    assert view.records == [] and view.table.results.rowCount() == 0
+    assert len(late) <= 1
+    assert "Cancelled after 0 of 2 runs" in view.message_label.text()
+    assert view.run_button.isEnabled() and not view.cancel_button.isEnabled()
 
 
 def test_a_diverged_run_is_a_row_that_says_so(qtbot, view, diverging):

@@ -5,8 +5,9 @@ A :class:`Variant` is a label and a few ``path -> value`` changes (as for
 only the compared setting differs: same seed, hence the same data and, where the
 architecture and initializer agree, the same initial weights. :class:`CompareSession`
 owns one trainer per variant and advances them round-robin in short chunks, so a single
-thread keeps every variant at about the same step; :meth:`CompareSession.advance`
-returns a :class:`VariantState` per variant for the window to draw.
+thread keeps every variant at about the same step; :meth:`CompareSession.states`
+returns a :class:`VariantState` per variant for the window to draw: the loss and every
+layer's gradient norm per chunk, and the decision boundary.
 """
 
 from __future__ import annotations
@@ -101,17 +102,41 @@ def optimizer_variants() -> list[Variant]:
 
 @dataclass(frozen=True, eq=False)
 class VariantState:
-    """How one variant stands after a round: its history so far and its boundary."""
+    """How one variant stands after a round: its history so far and its boundary.
+
+    The arrays are read-only copies, one row per chunk of steps the variant trained.
+    """
 
     label: str
     step: int
     steps: np.ndarray  # (n,) step at the end of each chunk
     loss: np.ndarray  # (n,) mean batch loss over each chunk
-    grad_first: np.ndarray  # (n,) first layer's mean weight-gradient norm per chunk
-    grad_last: np.ndarray  # (n,) output layer's
+    grad_norm: np.ndarray  # (n, L) mean weight-gradient norm per layer over each chunk
+    layer_names: tuple[str, ...]  # the L layers, hidden ones first, "output" last
     boundary: np.ndarray | None  # (g, g) or (g, g, k) float32, row 0 at the bottom
     diverged: str | None
     initial_params: np.ndarray = field(repr=False)
+
+
+class _Rows:
+    """A table that grows one row per chunk, in a buffer that doubles when full."""
+
+    def __init__(self, width: int) -> None:
+        self._data = np.empty((64, width))
+        self.n = 0
+
+    def append(self, row: np.ndarray) -> None:
+        if self.n == len(self._data):
+            grown = np.empty((2 * len(self._data), self._data.shape[1]))
+            grown[: self.n] = self._data
+            self._data = grown
+        self._data[self.n] = row
+        self.n += 1
+
+    def snapshot(self) -> np.ndarray:
+        out = self._data[: self.n].copy()
+        out.flags.writeable = False
+        return out
 
 
 class _Track:
@@ -124,10 +149,9 @@ class _Track:
         self.data: PreparedData
         self.trainer, self.data = build_trainer(experiment)
         self.initial_params = self.trainer.network.params.copy()
-        self.steps: list[int] = []
-        self.loss: list[float] = []
-        self.grad_first: list[float] = []
-        self.grad_last: list[float] = []
+        self.layer_names = tuple(layer.name for layer in self.trainer.network.layers)
+        # Columns: step, loss, then one gradient norm per layer.
+        self.rows = _Rows(2 + len(self.layer_names))
 
     @property
     def done(self) -> bool:
@@ -137,11 +161,11 @@ class _Track:
         log = self.trainer.run(n).log
         if not len(log):
             return
-        grads = log.grad_norm
-        self.steps.append(self.trainer.step)
-        self.loss.append(float(np.mean(log.loss)))
-        self.grad_first.append(float(np.mean(grads[:, 0])))
-        self.grad_last.append(float(np.mean(grads[:, -1])))
+        row = np.empty(2 + len(self.layer_names))
+        row[0] = self.trainer.step
+        row[1] = np.mean(log.loss)
+        row[2:] = np.mean(log.grad_norm, axis=0)
+        self.rows.append(row)
 
     def boundary(self, size: int) -> np.ndarray:
         x = self.data.inputs(make_grid(size)).astype(np.float32)
@@ -152,13 +176,14 @@ class _Track:
         return np.ascontiguousarray(img, dtype=np.float32)
 
     def state(self, size: int) -> VariantState:
+        rows = self.rows.snapshot()
         return VariantState(
             label=self.variant.label,
             step=self.trainer.step,
-            steps=np.asarray(self.steps, dtype=np.float64),
-            loss=np.asarray(self.loss, dtype=np.float64),
-            grad_first=np.asarray(self.grad_first, dtype=np.float64),
-            grad_last=np.asarray(self.grad_last, dtype=np.float64),
+            steps=rows[:, 0],
+            loss=rows[:, 1],
+            grad_norm=rows[:, 2:],
+            layer_names=self.layer_names,
             boundary=self.boundary(size) if size > 0 else None,
             diverged=self.trainer.diverged,
             initial_params=self.initial_params,

@@ -2,16 +2,16 @@
 
 The variants differ from the current experiment in the chosen setting only (same seed,
 same data), train in one background thread (:class:`CompareWorker`) and are drawn as
-small multiples: a decision boundary per variant, the loss curves overlaid, and the
-first and output layers' gradient norms overlaid on a log axis. "Use this one" hands the
-variant's experiment to the window (``experimentChosen``).
+small multiples: a decision boundary per variant, the loss curves overlaid, and one
+small plot per layer with every variant's gradient norm for that layer overlaid
+(:class:`LayerGradients`). "Use this one" hands the variant's experiment to the window
+(``experimentChosen``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QCloseEvent
@@ -41,6 +41,7 @@ from playground.ui.experiments.compare_runner import (
     parse_values,
     variants_for,
 )
+from playground.ui.experiments.layer_gradients import STEP_PADDING, LayerGradients
 from playground.ui.experiments.workers import CompareWorker
 from playground.ui.plots.common import curve_pen, style_plot
 
@@ -85,14 +86,13 @@ class CompareView(QDialog):
     def __init__(self, base: Experiment, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Compare settings")
-        self.resize(1100, 720)
+        self.resize(1180, 780)
         self._base = base
         self._session: CompareSession | None = None
         self.worker: CompareWorker | None = None
         self.states: list[VariantState] = []
         self._cards: list[_VariantCard] = []
         self._loss_curves: list[pg.PlotDataItem] = []
-        self._grad_curves: list[tuple[pg.PlotDataItem, pg.PlotDataItem]] = []
 
         self.setting_combo = QComboBox()
         for setting in SETTINGS:
@@ -110,16 +110,18 @@ class CompareView(QDialog):
         self.cards_layout.setContentsMargins(0, 0, 0, 0)
 
         self.loss_plot = pg.PlotWidget(background=style.BACKGROUND)
-        self.grad_plot = pg.PlotWidget(background=style.BACKGROUND)
-        for widget, title in ((self.loss_plot, "Loss (mean batch loss)"),
-                              (self.grad_plot, "Gradient norm: first layer (solid), "
-                                               "output layer (dashed)")):
-            plot = widget.getPlotItem()
-            style_plot(plot)
-            plot.setTitle(title)
-            plot.setLabel("bottom", "step")
-            plot.addLegend(offset=(-10, 10))
-        self.grad_plot.getPlotItem().setLogMode(y=True)
+        loss_plot = self.loss_plot.getPlotItem()
+        style_plot(loss_plot)
+        loss_plot.setTitle("Loss (mean batch loss)", color=style.FOREGROUND, bold=True,
+                           size=f"{style.PLOT_FONT_POINTS + 1}pt")
+        loss_plot.setLabel("bottom", "step")
+        loss_plot.showGrid(x=False, y=True, alpha=style.GRID_ALPHA)
+        # A framed, nearly opaque legend: the curves pass behind it, not through it.
+        loss_plot.addLegend(offset=(-10, 10), labelTextColor=style.FOREGROUND,
+                            brush=pg.mkBrush(255, 255, 255, 230),
+                            pen=pg.mkPen(style.TILE_OUTLINE))
+        loss_plot.enableAutoRange(axis="x", enable=False)
+        self.grad_plots = LayerGradients()
 
         top = QHBoxLayout()
         top.addWidget(QLabel("Setting:"))
@@ -130,7 +132,9 @@ class CompareView(QDialog):
         top.addWidget(self.stop_button)
         plots = QGridLayout()
         plots.addWidget(self.loss_plot, 0, 0)
-        plots.addWidget(self.grad_plot, 0, 1)
+        plots.addWidget(self.grad_plots, 0, 1)
+        plots.setColumnStretch(0, 2)
+        plots.setColumnStretch(1, 3)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.message_label)
@@ -237,39 +241,38 @@ class CompareView(QDialog):
             self.cards_layout.removeWidget(card)
             card.deleteLater()
         self._cards = []
-        loss, grad = self.loss_plot.getPlotItem(), self.grad_plot.getPlotItem()
-        for plot in (loss, grad):
-            plot.clear()
-            if plot.legend is not None:
-                plot.legend.clear()
-        self._loss_curves, self._grad_curves = [], []
+        loss = self.loss_plot.getPlotItem()
+        loss.clear()
+        if loss.legend is not None:
+            loss.legend.clear()
+        steps = (0.0, float(session.max_steps))
+        loss.setXRange(*steps, padding=STEP_PADDING)
+        self._loss_curves = []
         colors = variant_colors(len(session.variants))
+        self.grad_plots.reset([v.label for v in session.variants], colors, steps=steps)
         for i, (variant, color) in enumerate(zip(session.variants, colors)):
             card = _VariantCard(variant.label, color)
             card.use_button.clicked.connect(lambda _=False, i=i: self.use_variant(i))
             self.cards_layout.addWidget(card)
             self._cards.append(card)
-            self._loss_curves.append(loss.plot(pen=curve_pen(color), name=variant.label))
-            dashed = curve_pen(color)
-            dashed.setStyle(Qt.PenStyle.DashLine)
-            self._grad_curves.append((grad.plot(pen=curve_pen(color), name=variant.label),
-                                      grad.plot(pen=dashed)))
+            curve = loss.plot(pen=curve_pen(color), name=variant.label)
+            curve.setDownsampling(auto=True, method="peak")
+            curve.setClipToView(True)
+            self._loss_curves.append(curve)
         self.cards_layout.addStretch(1)
 
     @Slot(object)
     def _on_states(self, states: list[VariantState]) -> None:
         self.states = states
         regression = is_regression(self._base)
-        for state, card, loss, (first, last) in zip(states, self._cards, self._loss_curves,
-                                                    self._grad_curves):
+        for state, card, loss in zip(states, self._cards, self._loss_curves):
             card.thumb.set_boundary(state.boundary, regression=regression)
             card.status_label.setText(
                 f"diverged at step {state.step}" if state.diverged
                 else f"step {state.step}" + (f" · loss {state.loss[-1]:.3g}"
                                              if len(state.loss) else ""))
             loss.setData(state.steps, state.loss, connect="finite")
-            first.setData(state.steps, _positive(state.grad_first), connect="finite")
-            last.setData(state.steps, _positive(state.grad_last), connect="finite")
+        self.grad_plots.show_states(states)
 
     @Slot(str)
     def _on_failed(self, message: str) -> None:
@@ -289,10 +292,3 @@ class CompareView(QDialog):
     def done(self, result: int) -> None:  # Esc and the window's close button end here
         self.stop()
         super().done(result)
-
-
-def _positive(values: np.ndarray) -> np.ndarray:
-    """Values for a log axis: zero and below become NaN (drawn as a gap)."""
-    out = values.astype(np.float64, copy=True)
-    out[~(out > 0)] = np.nan
-    return out

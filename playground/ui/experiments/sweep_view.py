@@ -4,7 +4,7 @@ The editor takes up to three axes (a field path and comma-separated values), rep
 steps and parallel jobs, and builds a :class:`SweepSpec` (every path and value checked
 before the first run). :class:`SweepWorker` runs :func:`run_sweep` off the GUI thread;
 each finished run becomes a table row, a gallery picture and a heatmap update. Cancel
-stops starting runs and ends the sweep after the runs in progress.
+starts no further run and stops the runs in progress; those are left out of the results.
 """
 
 from __future__ import annotations
@@ -209,13 +209,13 @@ class SweepView(QDialog):
         return True
 
     def cancel(self) -> None:
-        """Start no further run; the sweep ends after the runs in progress."""
+        """Start no further run and stop the ones in progress (``finished`` follows)."""
         if self.worker is None or not self.running:
             return
         self._cancelled = True
         self.worker.cancel()
         self.cancel_button.setEnabled(False)
-        self._say("Cancelling: the runs in progress finish first…")
+        self._say("Cancelling: stopping the runs in progress…")
 
     def stop(self) -> bool:
         """Cancel and wait up to ``STOP_TIMEOUT`` for the thread (the dialog closes)."""
@@ -285,7 +285,8 @@ class SweepView(QDialog):
         bad = sum(not r.finished for r in self.records)
         note = f" ({bad} diverged or failed)" if bad else ""
         if self._cancelled:
-            self._say(f"Cancelled after {len(self.records)} of {total} runs{note}.")
+            self._say(f"Cancelled after {len(self.records)} of {total} runs{note}; runs "
+                      "that had not finished are not listed.")
         elif "stopped" not in self.message_label.text():
             self._say(f"Done: {len(self.records)} runs{note}.")
         self._update_buttons()

@@ -122,7 +122,8 @@ class CompareWorker(_ThreadWorker):
 
 class SweepWorker(_ThreadWorker):
     """Runs :func:`run_sweep`; ``recordReady(done, total, RunRecord)`` per finished run,
-    then ``finished``. Cancelling stops the sweep after the run in progress."""
+    then ``finished``. Cancelling stops the runs in progress within a fraction of a second
+    (they are left out of the results) and starts no more."""
 
     recordReady = Signal(int, int, object)
     _record = Signal(int, int, object)
