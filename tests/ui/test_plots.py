@@ -263,3 +263,64 @@ def test_unit_health_shows_fractions_and_not_applicable(qtbot):
     assert labels[0][1] == "n/a" and labels[1][0] == "n/a"
     assert labels[0][0].endswith("%")
     np.testing.assert_allclose(plot.dead_bars.opts["height"], np.nan_to_num(dead))
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def steady_range(qtbot, **options):
+    import pyqtgraph as pg
+
+    from playground.ui.plots.common import SteadyRange
+
+    widget = pg.PlotWidget()
+    qtbot.addWidget(widget)
+    clock = FakeClock()
+    rng = SteadyRange(widget.getPlotItem(), "y", clock=clock, **options)
+    rng.widget = widget  # keeps the plot alive as long as the range
+    return rng, clock
+
+
+def test_steady_range_grows_at_once_and_keeps_the_other_side(qtbot):
+    rng, _ = steady_range(qtbot, log=True)
+    rng.fit(1e-3, 0.5)
+    assert rng.limits == (-3.0, 0.0)
+    rng.fit(1e-2, 5.0)  # higher top, but the bottom does not move up
+    assert rng.limits == (-3.0, 1.0)
+    rng.fit(1e-5, 0.5)
+    assert rng.limits == (-5.0, 1.0)
+
+
+def test_steady_range_does_not_follow_values_flipping_across_a_decade(qtbot):
+    from playground.ui.plots.common import SHRINK_AFTER_SECONDS
+
+    rng, clock = steady_range(qtbot, log=True)
+    rng.fit(0.09, 0.5)
+    assert rng.limits == (-2.0, 0.0)
+    for i in range(100):  # noisy values around 0.1, for longer than the shrink delay
+        clock.now += SHRINK_AFTER_SECONDS / 20
+        rng.fit(0.11 if i % 2 else 0.09, 0.5)
+        assert rng.limits == (-2.0, 0.0)
+
+
+def test_steady_range_shrinks_once_the_data_stays_inside(qtbot):
+    from playground.ui.plots.common import SHRINK_AFTER_SECONDS
+
+    rng, clock = steady_range(qtbot, include_zero=True)
+    rng.fit(0.0, 0.7)
+    assert rng.limits == (0.0, 0.8)
+    rng.fit(0.0, 0.25)
+    assert rng.limits == (0.0, 0.8)  # not yet
+    clock.now += SHRINK_AFTER_SECONDS * 0.9
+    rng.fit(0.0, 0.25)
+    assert rng.limits == (0.0, 0.8)
+    clock.now += SHRINK_AFTER_SECONDS * 0.2
+    rng.fit(0.0, 0.25)
+    assert rng.limits == pytest.approx((0.0, 0.3))
+    low, high = rng.plot.getViewBox().viewRange()[1]
+    assert low < 0.0 < 0.3 < high < 0.33

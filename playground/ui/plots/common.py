@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import pyqtgraph as pg
 from PySide6.QtGui import QFont
@@ -54,25 +55,37 @@ def nice_ceiling(value: float) -> float:
     return 10.0 * power
 
 
+#: Seconds the data must stay inside smaller limits before an axis shrinks to them. Noisy
+#: values (a gradient norm jumping across a decade and back) would otherwise move the
+#: axis back and forth, and every move redraws its tick labels, the dearest part of a
+#: frame.
+SHRINK_AFTER_SECONDS = 2.0
+
+
 class SteadyRange:
     """Keeps one axis of a plot on "nice" limits that change only now and then.
 
     Auto-ranging moves the axes every frame, and every move redraws their tick labels.
     Snapping the limits (steps to round values, log axes to whole decades) keeps the
-    range, and so the cached axes, the same for long stretches of training.
+    range, and so the cached axes, the same for long stretches of training. The limits
+    grow at once to take in new data but shrink only when the data has stayed inside
+    the smaller limits for ``SHRINK_AFTER_SECONDS``.
     """
 
     def __init__(self, plot: pg.PlotItem, axis: str, *, log: bool = False,
-                 include_zero: bool = False) -> None:
+                 include_zero: bool = False, clock=time.monotonic) -> None:
         self.plot = plot
         self.axis = axis
         self.log = log
         self.include_zero = include_zero
         self.limits: tuple[float, float] | None = None
+        self._clock = clock
+        self._inside_since: float | None = None
         plot.enableAutoRange(axis=axis, enable=False)
 
     def reset(self) -> None:
         self.limits = None
+        self._inside_since = None
 
     def fit(self, low: float, high: float) -> None:
         """Show at least [low, high] (data units; positive values on a log axis)."""
@@ -82,17 +95,35 @@ class SteadyRange:
             low, high = max(low, 1e-300), max(high, 1e-300)
             lo = math.floor(math.log10(low) + 1e-9)
             hi = math.ceil(math.log10(high) - 1e-9)
-            limits = (float(lo), float(max(hi, lo + 1)))
+            needed = (float(lo), float(max(hi, lo + 1)))
         else:
             hi = nice_ceiling(high) if high > 0 else 0.0
             lo = 0.0 if self.include_zero or low >= 0 else -nice_ceiling(-low)
-            limits = (lo, hi if hi > lo else lo + 1.0)
-        if limits != self.limits:
-            self.limits = limits
-            if self.axis == "x":
-                self.plot.setXRange(*limits, padding=0.02)
-            else:
-                self.plot.setYRange(*limits, padding=0.04)
+            needed = (lo, hi if hi > lo else lo + 1.0)
+        current = self.limits
+        if current is None:
+            self._apply(needed)
+        elif needed[0] < current[0] or needed[1] > current[1]:
+            # Grow, keeping the other side where it is.
+            self._apply((min(needed[0], current[0]), max(needed[1], current[1])))
+        elif needed != current:
+            now = self._clock()
+            if self._inside_since is None:
+                self._inside_since = now
+            elif now - self._inside_since >= SHRINK_AFTER_SECONDS:
+                self._apply(needed)
+        else:
+            self._inside_since = None
+
+    def _apply(self, limits: tuple[float, float]) -> None:
+        self._inside_since = None
+        if limits == self.limits:
+            return
+        self.limits = limits
+        if self.axis == "x":
+            self.plot.setXRange(*limits, padding=0.02)
+        else:
+            self.plot.setYRange(*limits, padding=0.04)
 
 
 def curve_pen(color: str, width: float = style.CURVE_WIDTH) -> pg.QtGui.QPen:
