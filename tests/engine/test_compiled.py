@@ -16,6 +16,8 @@ learning rate (at 0.01 a linear network drifts to 1e-12 by step 500; at 0.005, 2
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -180,6 +182,28 @@ def test_activation_parameters_match_the_reference(kernels, activation, alpha):
         trainers.append(Trainer(net, make_optimizer("adam", net.n_params), x, y,
                                 learning_rate=0.01, fast_path=fast))
     assert_same_run(*trainers, *_run_both(*trainers))
+
+
+@pytest.mark.parametrize(("activation", "head", "optimizer", "dropout"), [
+    ("tanh", "sigmoid", "sgd", 0.0),
+    ("relu", "softmax", "adam", 0.2),
+    ("prelu", "linear", "rmsprop", 0.0),
+])
+@pytest.mark.parametrize(("width", "batch_size"), [(16, 10), (13, 32), (9, 5)])
+def test_wide_layers_match_the_reference(kernels, activation, head, optimizer, dropout,
+                                         width, batch_size):
+    """Widths and batches that take every block of the kernels' dense products: eight
+    and four units or inputs at a time and the leftovers, pairs of sample groups and an
+    odd last group."""
+    reference, fast = _pair(activation, head, optimizer, width=width, dropout=dropout,
+                            l2=1e-3, batch_size=batch_size)
+    assert_same_run(reference, fast, *_run_both(reference, fast))
+
+
+def test_an_unshuffled_run_matches_the_reference(kernels):
+    reference, fast = _pair("tanh", "softmax", "adam")
+    reference.shuffle = fast.shuffle = False
+    assert_same_run(reference, fast, *_run_both(reference, fast))
 
 
 def test_a_network_without_hidden_layers_matches_the_reference(kernels):
@@ -355,12 +379,34 @@ def test_compiled_prediction_matches_the_network(kernels, activation, head):
     np.testing.assert_allclose(fast.predict(x, np.float32), expected, rtol=0, atol=1e-5)
 
 
+def test_the_kernels_tanh_is_within_two_units_in_the_last_place_of_numpys(kernels):
+    rng = np.random.default_rng(0)
+    x = rng.choice([-1.0, 1.0], 4000) * 10.0 ** rng.uniform(-12.0, 1.6, 4000)
+    x = np.concatenate([x, [0.0, 0.625, -0.625, 19.1, 40.0, 1e300, np.inf, -np.inf]])
+    got = np.array([kernels._tanh(v) for v in x])
+    expected = np.tanh(x)
+    assert np.max(np.abs(got - expected) / np.spacing(np.abs(expected))) <= 2
+    assert np.isnan(kernels._tanh(np.nan))
+
+
 # ---------------------------------------------------------------- warm-up and cache
 def test_warm_up_is_idempotent_and_ready(kernels):
     compiled.warm_up_in_background()
     assert compiled.is_ready()
     assert compiled.warm_up(timeout=0)
     assert compiled.warm_up_seconds() is not None
+
+
+def test_the_warm_up_does_not_import_scipy(kernels):
+    """numba's start-up would import scipy.linalg, a good part of the warm-up from the
+    cache; the warm-up keeps it out (a fresh process, loading what the fixture cached)."""
+    code = ("import sys\n"
+            "from playground.engine import compiled\n"
+            "assert compiled.warm_up(), compiled.failure()\n"
+            "print(sorted(m for m in sys.modules if m.partition('.')[0] == 'scipy'))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=600)
+    assert out.stdout.strip() == "[]"
 
 
 def test_the_cache_goes_to_the_first_writable_folder(tmp_path):

@@ -23,7 +23,7 @@ runner is created only once the kernels are ready.
 
 Where to start the warm-up: in the window, right after it is first shown (so that it does
 not compete with start-up); on the command line, before building the session. From the
-disk cache it takes about a second, most of it numba's own start-up.
+disk cache it takes about half a second, most of it numba's own start-up.
 """
 
 from __future__ import annotations

@@ -9,7 +9,10 @@ stay on the trainer. Either path can therefore take over from the other at any s
 Per call the runner, in numpy:
 
 * walks the epochs as the trainer does (``Trainer._new_epoch`` draws each epoch's order
-  from ``batch_rng``) and lists the sample rows of every step;
+  from ``batch_rng``) and lists the sample rows of the steps in order; the kernel cuts
+  them into batches. Only the epoch still under way at the end of the call gets the
+  trainer's sorted copies of the data (``_ex``, ``_et``), which its numpy loop reads and
+  the kernel does not;
 * draws the dropout numbers for all K steps with one ``dropout_rng.random`` call, which
   yields the same numbers, in the same order, as one call per step and layer;
 * computes the learning rate of each step from the schedule.
@@ -165,7 +168,7 @@ class CompiledRunner:
         opt = tr.optimizer
         log = result.log
         start = tr.step
-        rows, starts, epochs = self._plan(k)
+        rows, left, epochs = self._plan(k)
         rates = log.learning_rate[at : at + k]
         if type(tr.schedule) is Constant:
             rates.fill(tr.base_lr)
@@ -174,7 +177,7 @@ class CompiledRunner:
             rates[:] = [tr.base_lr * factor(step) for step in range(start, start + k)]
         drop = self._no_dropout
         if self.drop_units:
-            drop = tr.dropout_rng.random(int(starts[-1]) * self.drop_units)
+            drop = tr.dropout_rng.random(len(rows) * self.drop_units)
         every = tr.eval_every or 0
         evals = np.empty((k // every + 1 if every else 0, len(kernels.EVAL_FIELDS)))
         code, hyper, s1, s2 = optimizer_arguments(opt)
@@ -183,8 +186,9 @@ class CompiledRunner:
         clock = time.perf_counter()
         ran, n_evals = kernels.train_steps(
             *self.net_args, tr.network.buffer, code, hyper, s1, s2, opt.steps,
-            self.x, self.t, rows, starts, rates, float(tr.l1), float(tr.l2), drop,
-            every, start, self.y, self.x_test, self.t_test, self.y_test,
+            self.x, self.t, rows, int(left), len(self.x), int(tr.batch_size), rates,
+            float(tr.l1), float(tr.l2), drop, every, start,
+            self.y, self.x_test, self.t_test, self.y_test,
             losses, log.penalty[at : at + k], norms, evals)
         self._measured(time.perf_counter() - clock, k)
 
@@ -229,29 +233,39 @@ class CompiledRunner:
         )
 
     # ---------------------------------------------------------------- batches
-    def _plan(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The sample rows of the next k steps, where each step's rows start, and the
-        epoch of each step; advances the trainer's position in its epoch order."""
+    def _plan(self, k: int) -> tuple[np.ndarray, int, np.ndarray]:
+        """The sample rows of the next k steps in order, the samples left in the epoch
+        under way before them, and the epoch of each step; advances the trainer's
+        position in its epoch order as ``Trainer._new_epoch`` and its loop would."""
         tr = self.trainer
         n_train, b = len(tr.x_train), tr.batch_size
-        starts = np.empty(k + 1, dtype=np.int64)
-        starts[0] = 0
         epochs = np.empty(k, dtype=np.int64)
+        pos, epoch, started, order = tr._pos, tr.epoch, tr._epoch_started, tr._order
+        left = n_train - pos
+        new_order = False
         parts = []
         planned = 0
         while planned < k:
-            if tr._pos >= n_train:
-                tr._new_epoch()
-            pos = tr._pos
+            if pos >= n_train:  # a new epoch, as Trainer._new_epoch starts it
+                if started:
+                    epoch += 1
+                started = True
+                if tr.shuffle:
+                    order = tr.batch_rng.permutation(n_train)
+                    new_order = True
+                pos = 0
             m = min(k - planned, -(-(n_train - pos) // b))  # steps left in this epoch
-            ends = np.minimum(pos + b * np.arange(1, m + 1), n_train)
-            starts[planned + 1 : planned + m + 1] = starts[planned] + (ends - pos)
-            parts.append(tr._order[pos : ends[-1]])
-            epochs[planned : planned + m] = tr.epoch
-            tr._pos = pos + m * b
+            parts.append(order[pos : min(pos + m * b, n_train)])
+            epochs[planned : planned + m] = epoch
+            pos += m * b
             planned += m
+        tr._pos, tr.epoch, tr._epoch_started = pos, epoch, started
+        if new_order:
+            tr._order = order
+            tr._ex = tr._x_train_aug[order]
+            tr._et = tr.t_train[order]
         rows = parts[0] if len(parts) == 1 else np.concatenate(parts)
-        return rows, starts, epochs
+        return np.ascontiguousarray(rows, dtype=np.int64), left, epochs
 
     # ---------------------------------------------------------------- prediction
     @property

@@ -13,9 +13,12 @@ elsewhere (say, to an activation's code): the fast path then stays off, with the
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sys
 import threading
 import time
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -100,8 +103,47 @@ def _tiny_trainers():
         yield pair
 
 
+class _NoScipyHere:
+    """An import hook that refuses scipy to one thread (see ``_numba_without_scipy``)."""
+
+    def __init__(self) -> None:
+        self.thread = threading.get_ident()
+
+    def find_spec(self, name, path=None, target=None):
+        if threading.get_ident() == self.thread and name.partition(".")[0] == "scipy":
+            raise ImportError("scipy is not imported during the warm-up")
+        return None
+
+
+@contextlib.contextmanager
+def _numba_without_scipy() -> Iterator[None]:
+    """Keep numba from importing scipy while it starts up, in this thread only.
+
+    The first time numba loads or compiles anything it imports ``scipy.linalg``, only to
+    note whether a BLAS is at hand for one fallback of its ``np.convolve`` (the kernels
+    use no BLAS). That import is a quarter of a second, a third of the warm-up from the
+    cache. Refused, numba takes the fallback and carries on; anything that needs BLAS
+    later (numba's ``np.dot``) imports scipy then, as usual. Other threads, and scipy
+    once imported, are not affected.
+    """
+    if "scipy.linalg" in sys.modules:
+        yield
+        return
+    hook = _NoScipyHere()
+    sys.meta_path.insert(0, hook)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(hook)
+
+
 def self_check() -> None:
     """Compile (or load) the kernels and check them against the numpy engine."""
+    with _numba_without_scipy():
+        _self_check()
+
+
+def _self_check() -> None:
     from playground.engine.compiled.cache import cache_folder
     from playground.engine.compiled.runner import CompiledRunner
 
