@@ -205,7 +205,7 @@ class Trainer:
     def predict(self, x: np.ndarray, dtype: type = np.float64) -> np.ndarray:
         """The network's output for the rows of ``x``; on the compiled path through the
         compiled forward pass where that is the faster one (see ``CompiledRunner``)."""
-        if self.engine_path == "compiled" and self._runner.predicts_faster:
+        if self.engine_path == "compiled" and self._runner.predicts_faster(x, dtype):
             return self._runner.predict(x, dtype)
         return self.network.predict(x, dtype=dtype)
 

@@ -379,6 +379,39 @@ def test_compiled_prediction_matches_the_network(kernels, activation, head):
     np.testing.assert_allclose(fast.predict(x, np.float32), expected, rtol=0, atol=1e-5)
 
 
+def test_the_faster_prediction_is_chosen_by_timing_once_per_input_size(kernels, monkeypatch):
+    from playground.engine.compiled import runner as runner_module
+
+    _, fast = _pair("relu", "sigmoid")
+    fast.run(20)
+    runner = fast._runner
+    timed = []
+
+    def fake_best_time(call, repeats=3):
+        timed.append(call)
+        return 1.0 if len(timed) % 2 else 2.0  # the compiled pass always "wins"
+
+    monkeypatch.setattr(runner_module, "_best_time", fake_best_time)
+    calls = []
+    monkeypatch.setattr(runner, "predict", lambda x, dtype: calls.append(len(x)) or
+                        np.zeros((len(x), 1), dtype=dtype))
+    x = np.zeros((40, 2))
+    fast.predict(x, np.float32)
+    fast.predict(x, np.float32)
+    assert len(timed) == 2  # timed once for this size and dtype
+    assert calls == [40, 40]  # both predictions went to the compiled pass
+    fast.predict(np.zeros((7, 2)), np.float32)
+    assert len(timed) == 4
+    runner._predicts_faster.clear()
+    monkeypatch.setattr(runner_module, "_best_time",
+                        lambda call, repeats=3: timed.append(call) or (2.0 if len(timed) % 2
+                                                                         else 1.0))
+    calls.clear()
+    out = fast.predict(x, np.float32)  # numpy now "wins": its result is returned
+    assert calls == [] and out.shape == (40, 1)
+    np.testing.assert_array_equal(out, fast.network.predict(x, dtype=np.float32))
+
+
 def test_the_kernels_tanh_is_within_two_units_in_the_last_place_of_numpys(kernels):
     rng = np.random.default_rng(0)
     x = rng.choice([-1.0, 1.0], 4000) * 10.0 ** rng.uniform(-12.0, 1.6, 4000)

@@ -25,6 +25,7 @@ time left, judged by the speed of the previous calls.
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -35,8 +36,6 @@ from playground.engine.optimizers import Optimizer
 from playground.engine.schedules import Constant, Schedule
 from playground.engine.trainer import Evaluation, RunResult, StepLog, Trainer
 
-#: Activations without transcendental functions.
-PIECEWISE_LINEAR = frozenset({"linear", "relu", "leaky_relu", "prelu"})
 #: Steps in a call when there is no speed estimate yet, and the least under a deadline
 #: (the numpy path also checks the clock every 16 steps).
 FIRST_CALL_STEPS = 16
@@ -116,6 +115,7 @@ class CompiledRunner:
         self.y_test = _labels(net, trainer.y_test)
         self._no_dropout = np.empty(0)
         self._seconds_per_step: float | None = None
+        self._predicts_faster: dict[tuple[int, np.dtype], bool] = {}
 
     # ---------------------------------------------------------------- the run
     def run(self, n_steps: int, deadline: float | None = None) -> RunResult:
@@ -268,13 +268,19 @@ class CompiledRunner:
         return np.ascontiguousarray(rows, dtype=np.int64), left, epochs
 
     # ---------------------------------------------------------------- prediction
-    @property
-    def predicts_faster(self) -> bool:
-        """True when ``predict`` beats ``Network.predict``: with piecewise-linear hidden
-        units. numpy evaluates tanh, exp and the like with SIMD code that the kernel's
-        one-at-a-time math library calls cannot match."""
-        return all(layer.activation in PIECEWISE_LINEAR
-                   for layer in self.trainer.network.hidden_layers)
+    def predicts_faster(self, x: np.ndarray, dtype: type) -> bool:
+        """True when ``predict`` beats ``Network.predict`` on inputs like ``x``. Which one
+        wins depends on the layers (numpy's SIMD tanh and exp against the kernel's loops,
+        numpy's BLAS products against the kernel's sums) and on the input size, so the
+        two are timed against each other once per input size and dtype."""
+        key = (len(x), np.dtype(dtype))
+        faster = self._predicts_faster.get(key)
+        if faster is None:
+            network = self.trainer.network
+            compiled_s = _best_time(lambda: self.predict(x, dtype))
+            numpy_s = _best_time(lambda: network.predict(x, dtype=dtype))
+            faster = self._predicts_faster[key] = compiled_s < numpy_s
+        return faster
 
     def predict(self, x: np.ndarray, dtype: type = np.float32) -> np.ndarray:
         """Network output for each row of ``x`` (evaluation mode), like ``Network.predict``."""
@@ -284,3 +290,14 @@ class CompiledRunner:
         kernels.predict(sizes, codes, alphas, slope_at, block_at, head,
                         self.trainer.network.params, x, out)
         return out
+
+
+def _best_time(call, repeats: int = 3) -> float:
+    """The shortest of ``repeats`` timed calls, after one untimed call."""
+    call()
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - start)
+    return best
