@@ -87,6 +87,11 @@ Command = Play | Pause | Step | SetTraining | SetSpeed | SetViews | RequestSnaps
 
 #: The most training points whose hidden values a snapshot samples (SetViews.inside).
 INSIDE_SAMPLE_ROWS = 256
+#: While training runs, the per-layer statistics over the training set (dead and
+#: saturated units, the hidden values the inside views sample) are measured at most this
+#: often; snapshots in between repeat the last measurement. They change slowly, and
+#: measuring them for every frame took time from training.
+STATISTICS_SECONDS = 0.1
 
 # ---------------------------------------------------------------------------- snapshot
 
@@ -191,6 +196,7 @@ class TrainingSession:
         self._rate_steps = 0
         self._rate_time = 0.0
         self._last_rate = 0.0
+        self._statistics: tuple[float, list] | None = None  # (when measured, stats)
 
     # ---------------------------------------------------------------- state
     @property
@@ -289,7 +295,7 @@ class TrainingSession:
             return nan if v is None else v
 
         current = t.evaluate()
-        stats = layer_statistics(net, t.x_train)
+        stats = self._layer_statistics()
         boundary = None
         if self.views.boundary:
             boundary = self._boundary()
@@ -354,6 +360,17 @@ class TrainingSession:
         )
         self._first = False
         return snap
+
+    def _layer_statistics(self) -> list:
+        """Per-layer statistics over the training set: measured now unless training is
+        running and the last measurement is under STATISTICS_SECONDS old."""
+        t, now = self.trainer, time.perf_counter()
+        kept = self._statistics
+        if kept is not None and self.running and now - kept[0] < STATISTICS_SECONDS:
+            return kept[1]
+        stats = layer_statistics(t.network, t.x_train)
+        self._statistics = (now, stats)
+        return stats
 
     def _boundary(self) -> np.ndarray:
         """The network's output over the grid: class-1 probability for two classes,

@@ -263,3 +263,31 @@ def test_views_switch_the_boundary_on_and_off():
         shown = driver.wait_for(lambda s: s.boundary is not None)
         assert shown.boundary.shape == (8, 8) and shown.boundary.dtype == np.float32
         assert len(shown.neurons) == 2
+
+
+def test_layer_statistics_are_measured_at_most_every_interval_while_running(monkeypatch):
+    from playground.engine import layer_statistics
+    from playground.experiment import session as session_module
+
+    session = _session()
+    session.running = True
+    monkeypatch.setattr(session_module, "STATISTICS_SECONDS", 3600.0)
+    first = session.snapshot()
+    session.train_for(200)
+    kept = session.snapshot()  # within the interval: the earlier measurement again
+    np.testing.assert_array_equal(kept.dead_fraction, first.dead_fraction)
+    assert session._statistics is not None
+    measured_at = session._statistics[0]
+    session.snapshot()
+    assert session._statistics[0] == measured_at
+    session.running = False  # paused: always measured for the weights shown
+    fresh = session.snapshot()
+    assert session._statistics[0] > measured_at
+    expected = layer_statistics(session.trainer.network, session.trainer.x_train)
+    np.testing.assert_array_equal(fresh.dead_fraction,
+                                  [s.dead_fraction for s in expected])
+    session.running = True
+    monkeypatch.setattr(session_module, "STATISTICS_SECONDS", 0.0)
+    before = session._statistics[0]
+    session.snapshot()
+    assert session._statistics[0] > before
