@@ -294,7 +294,13 @@ class TrainingSession:
         def acc(v: float | None) -> float:
             return nan if v is None else v
 
-        current = t.evaluate()
+        # While training runs, the whole-data-set losses shown are those of the latest
+        # evaluation the trainer made (at most eval_every - 1 steps old); otherwise they
+        # are measured for the weights as they are.
+        if self.running and evals and t.step - evals[-1].step < (t.eval_every or 1):
+            current = evals[-1]
+        else:
+            current = t.evaluate()
         stats = self._layer_statistics()
         boundary = None
         if self.views.boundary:

@@ -291,3 +291,23 @@ def test_layer_statistics_are_measured_at_most_every_interval_while_running(monk
     before = session._statistics[0]
     session.snapshot()
     assert session._statistics[0] > before
+
+
+def test_while_running_a_snapshot_shows_the_latest_evaluation_and_paused_a_fresh_one():
+    session = _session()
+    trainer = session.trainer
+    every = trainer.eval_every
+    assert every and every > 1
+    session.snapshot()
+    session.running = True
+    session.train_for(3 * every + 1)  # the last evaluation is one step old
+    latest = session._evals[-1]
+    assert latest.step == 3 * every
+    snap = session.snapshot()
+    assert (snap.train_loss, snap.test_loss) == (latest.train_loss, latest.test_loss)
+    session.running = False
+    session.train_for(1)
+    snap = session.snapshot()
+    fresh = trainer.evaluate()
+    assert (snap.train_loss, snap.test_loss) == (fresh.train_loss, fresh.test_loss)
+    assert snap.train_loss != latest.train_loss
