@@ -12,7 +12,7 @@ time and measures, in the same process:
   (``TrainingSession.run`` on a thread, views off) for the same time.
 
 ``--network-view`` opens the live network graph (neuron heatmaps computed by the worker,
-tiles and links redrawn up to 15 times a second); ``--all-views`` opens the activation
+tiles and links redrawn up to 10 times a second); ``--all-views`` opens the activation
 explorer and the diagnostics as well. Run once without and once with a flag to compare.
 
 BLAS is pinned to one thread so the numbers do not depend on the machine's core count.

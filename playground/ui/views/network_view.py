@@ -82,10 +82,10 @@ OUTPUT_TILE_PIXELS = 40
 UNIT_LEVELS = (-1.0, 1.0)
 #: While training, links are redrawn at most this often (the tiles at every drawing).
 LINK_REFRESH_SECONDS = 0.25
-#: The view is drawn at most 15 times a second, and less often when a drawing costs more
+#: The view is drawn at most 10 times a second, and less often when a drawing costs more
 #: than 1/BUSY_SHARE_LIMIT of the time between two (a 10 x 64 network, say), so that it
 #: never takes the window's frames from the boundary plot.
-FASTEST_REFRESH = 1.0 / 15.0
+FASTEST_REFRESH = 1.0 / 10.0
 SLOWEST_REFRESH = 1.0
 BUSY_SHARE_LIMIT = 10.0
 #: The graph is laid out again when the viewport asks for columns this much closer or
