@@ -3,7 +3,8 @@
 ``Trainer.run(n)`` performs up to ``n`` steps and returns what happened in them: the
 batch loss, the learning rate and, for every layer, the norm of its weight gradient, the
 norm of its weights and the norm of the update just applied, recorded at every step for
-the cost of three numpy calls. Every ``eval_every`` steps it also measures the loss and
+the cost of one copy of the parameter buffer (the norms are taken a block of steps at a
+time). Every ``eval_every`` steps it also measures the loss and
 accuracy on the whole training and test sets, which drives early stopping and
 reduce-on-plateau.
 
@@ -27,7 +28,6 @@ from . import compiled
 from .network import Network
 from .optimizers import Optimizer, check_learning_rate
 from .schedules import Constant, EarlyStopping, Schedule
-
 
 #: Steps whose diagnostics are gathered before they are reduced to norms, and the most
 #: values such a block may hold.
