@@ -442,6 +442,49 @@ def test_the_warm_up_does_not_import_scipy(kernels):
     assert out.stdout.strip() == "[]"
 
 
+def test_a_cached_load_skips_numbas_compiler_start_up(kernels):
+    """Loading from the cache starts only numba's runtime: the compiler's rule modules
+    (numba.np.linalg among them) stay unimported, and the loaded kernels still train."""
+    code = ("import sys\n"
+            "from playground.engine import compiled\n"
+            "assert compiled.warm_up(), compiled.failure()\n"
+            "print('numba.np.linalg' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=600)
+    assert out.stdout.strip() == "False"
+
+
+class _FakeCache:
+    """The two methods of numba's cache that ``load_quickly`` uses, recorded."""
+
+    def __init__(self, quick):
+        self.quick, self.calls = quick, []
+
+    def _load_overload(self, sig, context):
+        self.calls.append("quick")
+        return self.quick()
+
+    def load_overload(self, sig, context):
+        self.calls.append("usual")
+        return "compiled the usual way"
+
+
+@pytest.mark.parametrize(("quick", "calls", "result"), [
+    (lambda: "loaded", ["quick"], "loaded"),
+    (lambda: None, ["quick", "usual"], "compiled the usual way"),
+    (lambda: 1 / 0, ["quick", "usual"], "compiled the usual way"),
+])
+def test_the_quick_load_falls_back_to_numbas_own(quick, calls, result):
+    cache = pytest.importorskip("playground.engine.compiled.cache")
+    from numba.core.registry import cpu_target
+
+    dispatcher = type("Dispatcher", (), {})()
+    dispatcher._cache = _FakeCache(quick)
+    assert cache.load_quickly(dispatcher) is dispatcher
+    assert dispatcher._cache.load_overload("sig", cpu_target.target_context) == result
+    assert dispatcher._cache.calls == calls
+
+
 def test_the_cache_goes_to_the_first_writable_folder(tmp_path):
     cache = pytest.importorskip("playground.engine.compiled.cache")
     blocked = tmp_path / "a_file"

@@ -49,7 +49,7 @@ from playground.engine.activations import (
     SELU_ALPHA,
     SELU_LAMBDA,
 )
-from playground.engine.compiled.cache import caching_enabled
+from playground.engine.compiled.cache import caching_enabled, load_quickly
 
 LINEAR, SIGMOID, TANH, RELU = CODES["linear"], CODES["sigmoid"], CODES["tanh"], CODES["relu"]
 LEAKY_RELU, PRELU, ELU, SELU = (CODES["leaky_relu"], CODES["prelu"], CODES["elu"],
@@ -109,7 +109,7 @@ def _entry(fn):
     options = {"nogil": True, "error_model": "numpy", "fastmath": set(CONTRACT)}
     if caching_enabled():
         try:
-            return numba.njit(cache=True, **options)(fn)
+            return load_quickly(numba.njit(cache=True, **options)(fn))
         except RuntimeError:  # "cannot cache function ...: no locator available"
             pass
     return numba.njit(**options)(fn)
