@@ -68,7 +68,11 @@ EVAL_FIELDS = ("step_index", "train_loss", "train_accuracy", "test_loss", "test_
                "penalty")
 #: Samples per group in the work arrays (four float64 fill one AVX register).
 LANES = 4
-#: Samples per pass when evaluating a whole data set or predicting (a multiple of LANES).
+#: Samples per group in the prediction pass (``_dense_wide``): eight float32 numbers
+#: fill one AVX register, where training's float64 fill it four at a time.
+WIDE = 8
+#: Samples per pass when evaluating a whole data set or predicting (a multiple of LANES
+#: and of 2 * WIDE).
 CHUNK = 128
 
 SELU_SLOPE = SELU_LAMBDA * SELU_ALPHA
@@ -402,6 +406,89 @@ def _dense(params, at, fan_in, units, src, src_row, z, z_row, groups, zero):
             _put(out, j + 1, g, a1, b[j + 1])
         if r > 2:
             _put(out, j + 2, g, a2, b[j + 2])
+
+
+@_jit
+def _fma8(acc, w, x):
+    """``_fma4`` for 8-tuples."""
+    return (acc[0] + w * x[0], acc[1] + w * x[1], acc[2] + w * x[2], acc[3] + w * x[3],
+            acc[4] + w * x[4], acc[5] + w * x[5], acc[6] + w * x[6], acc[7] + w * x[7])
+
+
+@_jit
+def _lanes8(v, i, g):
+    """The eight samples of group g in row i of a (rows, groups, WIDE) array."""
+    return (v[i, g, 0], v[i, g, 1], v[i, g, 2], v[i, g, 3],
+            v[i, g, 4], v[i, g, 5], v[i, g, 6], v[i, g, 7])
+
+
+@_jit
+def _put8(v, i, g, acc, shift):
+    """Row i, group g of a (rows, groups, WIDE) array = acc + shift."""
+    v[i, g, 0] = acc[0] + shift
+    v[i, g, 1] = acc[1] + shift
+    v[i, g, 2] = acc[2] + shift
+    v[i, g, 3] = acc[3] + shift
+    v[i, g, 4] = acc[4] + shift
+    v[i, g, 5] = acc[5] + shift
+    v[i, g, 6] = acc[6] + shift
+    v[i, g, 7] = acc[7] + shift
+
+
+@_jit
+def _dense_wide(params, at, fan_in, units, src, src_row, z, z_row, groups, zero):
+    """``_dense`` on (rows, groups, WIDE) arrays: the same blocks of four units by two
+    groups, with groups of eight samples. For the prediction pass, in float32, where
+    eight lanes fill a SIMD register."""
+    z8 = (zero, zero, zero, zero, zero, zero, zero, zero)
+    W = params[at : at + fan_in * units].reshape((fan_in, units))
+    b = params[at + fan_in * units : at + (fan_in + 1) * units]
+    x = src[src_row : src_row + fan_in]
+    out = z[z_row : z_row + units]
+    for jq in range(units // 4):
+        j = 4 * jq
+        for gp in range(groups // 2):
+            g, h = 2 * gp, 2 * gp + 1
+            a0 = a1 = a2 = a3 = e0 = e1 = e2 = e3 = z8
+            for i in range(fan_in):
+                xg, xh = _lanes8(x, i, g), _lanes8(x, i, h)
+                w0, w1, w2, w3 = W[i, j], W[i, j + 1], W[i, j + 2], W[i, j + 3]
+                a0, e0 = _fma8(a0, w0, xg), _fma8(e0, w0, xh)
+                a1, e1 = _fma8(a1, w1, xg), _fma8(e1, w1, xh)
+                a2, e2 = _fma8(a2, w2, xg), _fma8(e2, w2, xh)
+                a3, e3 = _fma8(a3, w3, xg), _fma8(e3, w3, xh)
+            _put8(out, j, g, a0, b[j])
+            _put8(out, j, h, e0, b[j])
+            _put8(out, j + 1, g, a1, b[j + 1])
+            _put8(out, j + 1, h, e1, b[j + 1])
+            _put8(out, j + 2, g, a2, b[j + 2])
+            _put8(out, j + 2, h, e2, b[j + 2])
+            _put8(out, j + 3, g, a3, b[j + 3])
+            _put8(out, j + 3, h, e3, b[j + 3])
+        if groups % 2:
+            g = groups - 1
+            a0 = a1 = a2 = a3 = z8
+            for i in range(fan_in):
+                xg = _lanes8(x, i, g)
+                a0 = _fma8(a0, W[i, j], xg)
+                a1 = _fma8(a1, W[i, j + 1], xg)
+                a2 = _fma8(a2, W[i, j + 2], xg)
+                a3 = _fma8(a3, W[i, j + 3], xg)
+            _put8(out, j, g, a0, b[j])
+            _put8(out, j + 1, g, a1, b[j + 1])
+            _put8(out, j + 2, g, a2, b[j + 2])
+            _put8(out, j + 3, g, a3, b[j + 3])
+    # The last one to three units, one at a time, two groups at once.
+    for j in range(units // 4 * 4, units):
+        for gp in range((groups + 1) // 2):
+            g = 2 * gp
+            h = g + 1 if g + 1 < groups else g
+            a0 = e0 = z8
+            for i in range(fan_in):
+                a0 = _fma8(a0, W[i, j], _lanes8(x, i, g))
+                e0 = _fma8(e0, W[i, j], _lanes8(x, i, h))
+            _put8(out, j, g, a0, b[j])
+            _put8(out, j, h, e0, b[j])
 
 
 @_jit
@@ -992,7 +1079,9 @@ def train_steps(sizes, codes, alphas, slope_at, block_at, keep, head,
 def predict(sizes, codes, alphas, slope_at, block_at, head, params, x, out):
     """Network output for each row of ``x`` into ``out`` (n, k), in evaluation mode.
 
-    Works in the dtype of ``x`` (float32 for drawing, like ``Network.predict``)."""
+    Works in the dtype of ``x`` (float32 for drawing, like ``Network.predict``), eight
+    samples to a group (``_dense_wide``). The sigmoid and classic heads go over each
+    output row at once, through the SIMD loops of ``_activate``."""
     p = params.astype(x.dtype)
     zero = np.zeros(1, x.dtype)[0]
     L = len(sizes) - 1
@@ -1001,22 +1090,33 @@ def predict(sizes, codes, alphas, slope_at, block_at, head, params, x, out):
     for layer in range(L):
         n_units += sizes[layer + 1]
     out_row = n_units - k
-    groups = CHUNK // LANES
-    xb = np.zeros((sizes[0], groups, LANES), x.dtype)
-    z = np.zeros((n_units, groups, LANES), x.dtype)
-    a = np.zeros((n_units, groups, LANES), x.dtype)
+    groups = CHUNK // WIDE
+    xb = np.zeros((sizes[0], groups, WIDE), x.dtype)
+    z = np.zeros((n_units, groups, WIDE), x.dtype)
+    a = np.zeros((n_units, groups, WIDE), x.dtype)
     xb2 = xb.reshape((sizes[0], CHUNK))
-    z2 = z.reshape((n_units, CHUNK))
+    z1, z2 = z.reshape(z.size), z.reshape((n_units, CHUNK))
+    a1, a2 = a.reshape(a.size), a.reshape((n_units, CHUNK))
+    squash = SIGMOID if head == H_SIGMOID else TANH if head == H_CLASSIC else -1
     for first in range(0, x.shape[0], CHUNK):
         n = min(CHUNK, x.shape[0] - first)
         _load_range(x, first, n, xb2)
-        src, src_row = _hidden_forward(sizes, codes, alphas, slope_at, block_at, p, xb, z, a,
-                                       n, zero)
-        _dense(p, block_at[L - 1], sizes[L - 1], k, src, src_row, z, out_row, groups_for(n),
-               zero)
-        for s in range(n):
-            r = first + s
-            if head == H_SOFTMAX:
+        groups = (n + WIDE - 1) // WIDE
+        # the hidden layers (as in ``_hidden_forward``), then the output layer
+        src, src_row, row = xb, 0, 0
+        for layer in range(L - 1):
+            units = sizes[layer + 1]
+            _dense_wide(p, block_at[layer], sizes[layer], units, src, src_row, z, row,
+                        groups, zero)
+            _activate(codes[layer], alphas[layer], p, slope_at[layer], z1, a1, row, units,
+                      CHUNK, n)
+            src, src_row = a, row
+            row += units
+        _dense_wide(p, block_at[L - 1], sizes[L - 1], k, src, src_row, z, out_row, groups,
+                    zero)
+        if head == H_SOFTMAX:
+            for s in range(n):
+                r = first + s
                 m = z2[out_row, s]
                 for j in range(1, k):
                     m = max(m, z2[out_row + j, s])
@@ -1026,12 +1126,11 @@ def predict(sizes, codes, alphas, slope_at, block_at, head, params, x, out):
                     e += out[r, j]
                 for j in range(k):
                     out[r, j] /= e
-            else:
+        else:
+            values = z2
+            if squash >= 0:
+                _activate(squash, 0.0, p, -1, z1, a1, out_row, k, CHUNK, n)
+                values = a2
+            for s in range(n):
                 for j in range(k):
-                    zs = z2[out_row + j, s]
-                    if head == H_SIGMOID:
-                        out[r, j] = _sigmoid(zs)
-                    elif head == H_CLASSIC:
-                        out[r, j] = _tanh(zs)
-                    else:
-                        out[r, j] = zs
+                    out[first + s, j] = values[out_row + j, s]
