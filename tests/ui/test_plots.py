@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PySide6.QtCore import QRectF
 
 from playground.experiment.config import (
@@ -324,3 +326,17 @@ def test_steady_range_shrinks_once_the_data_stays_inside(qtbot):
     assert rng.limits == pytest.approx((0.0, 0.3))
     low, high = rng.plot.getViewBox().viewRange()[1]
     assert low < 0.0 < 0.3 < high < 0.33
+
+
+@settings(max_examples=50, deadline=None)
+@given(n=st.integers(1, 300), shape=st.lists(st.integers(0, 9), min_size=1, max_size=3),
+       seed=st.integers(0, 2**32 - 1))
+def test_apply_lut_is_indexing_the_table(n, shape, seed):
+    """The word-at-a-time lookup gives exactly ``lut[index]``, for any table and shape."""
+    rng = np.random.default_rng(seed)
+    lut = rng.integers(0, 256, size=(n, 4), dtype=np.uint8)
+    index = rng.integers(0, n, size=shape)
+    for dtype in (np.intp, np.int32):
+        got = style.apply_lut(lut, index.astype(dtype))
+        assert got.dtype == np.uint8
+        np.testing.assert_array_equal(got, lut[index])

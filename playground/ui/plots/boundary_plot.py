@@ -200,7 +200,7 @@ class BoundaryPlot(QWidget):
         low, high = unit.levels
         values = _upsample(np.asarray(unit.values, dtype=np.float32), UNIT_UPSAMPLE)
         index = _level_index_image(values, (low, high), len(self._unit_lut))
-        self._set_rgba(self._unit_lut[index])
+        self._set_rgba(style.apply_lut(self._unit_lut, index))
         if was is None or was.title != unit.title or was.levels != unit.levels:
             self.legend_label.setText(
                 f"<b>Showing {unit.title}</b>: "
@@ -222,7 +222,7 @@ class BoundaryPlot(QWidget):
                 self._mode = BINARY
                 self._apply_colors()
             index = _level_index_image(boundary, self._levels, len(self._lut))
-        self._set_rgba(self._lut[index])
+        self._set_rgba(style.apply_lut(self._lut, index))
 
     def _set_rgba(self, rgba: np.ndarray) -> None:
         reshaped = self.image_item.image is None or self.image_item.image.shape != rgba.shape
@@ -338,8 +338,8 @@ def _level_index_image(values: np.ndarray, levels: tuple[float, float], n: int) 
     scale = (n - 1) / (high - low) if high > low else 0.0
     index = (values - np.float32(low)) * np.float32(scale) + np.float32(0.5)
     np.clip(index, 0, n - 1, out=index)
-    np.nan_to_num(index, copy=False, nan=(n - 1) / 2)  # a diverged network: undecided
-    return index.astype(np.intp)
+    index[np.isnan(index)] = (n - 1) / 2  # a diverged network: undecided
+    return index.astype(np.int32)
 
 
 def _upsample(values: np.ndarray, factor: int) -> np.ndarray:
@@ -367,5 +367,5 @@ def _class_index_image(probabilities: np.ndarray) -> np.ndarray:
     top = probabilities.max(axis=2)
     confidence = (top - 1.0 / k) * (k / (k - 1.0))
     steps = np.clip(confidence * (CONFIDENCE_LEVELS - 1) + 0.5, 0, CONFIDENCE_LEVELS - 1)
-    np.nan_to_num(steps, copy=False, nan=0.0)  # a diverged network: palest colour
+    steps[np.isnan(steps)] = 0.0  # a diverged network: palest colour
     return winner * CONFIDENCE_LEVELS + steps.astype(np.intp)

@@ -266,7 +266,7 @@ class DiagnosticsView(InsideView):
         index = (image - low) * ((_LUT_SIZE - 1) / (high - low)) + 0.5
         np.clip(index, 0, _LUT_SIZE - 1, out=index)
         index[~np.isfinite(image)] = _LUT_SIZE  # not a number: grey
-        rgba = self._lut[index.astype(np.intp)]
+        rgba = style.apply_lut(self._lut, index.astype(np.intp))
         reshaped = self.heat_image.image is None or self.heat_image.image.shape != rgba.shape
         self.heat_image.setImage(rgba, autoLevels=False)
         end = float(steps[-1])

@@ -107,9 +107,9 @@ def tile_strip(values: np.ndarray, lut: np.ndarray, levels: tuple[float, float],
     scale = (len(lut) - 1) / (high - low) if high > low else 0.0
     index = (values[:, ::-1, :] - np.float32(low)) * np.float32(scale) + np.float32(0.5)
     np.clip(index, 0, len(lut) - 1, out=index)
-    np.nan_to_num(index, copy=False, nan=(len(lut) - 1) / 2)
+    index[np.isnan(index)] = (len(lut) - 1) / 2
     strip = np.zeros((n, g_rows + gap_rows, g_cols, 4), dtype=np.uint8)
-    strip[:, :g_rows] = lut[index.astype(np.intp)]
+    strip[:, :g_rows] = style.apply_lut(lut, index.astype(np.int32))
     return strip.reshape(n * (g_rows + gap_rows), g_cols, 4)[: n * (g_rows + gap_rows)
                                                                - gap_rows]
 
@@ -124,7 +124,7 @@ def _class_strip(probabilities: np.ndarray, gap_rows: int) -> np.ndarray:
     index = steps.astype(np.intp) + np.arange(k) * _LUT_SIZE  # (h, w, k)
     h, w = probabilities.shape[:2]
     strip = np.zeros((k, h + gap_rows, w, 4), dtype=np.uint8)
-    strip[:, :h] = lut[np.moveaxis(index, 2, 0)]
+    strip[:, :h] = style.apply_lut(lut, np.moveaxis(index, 2, 0))
     return strip.reshape(k * (h + gap_rows), w, 4)[: k * (h + gap_rows) - gap_rows]
 
 
