@@ -27,9 +27,16 @@ from playground.ui.plots import BoundaryPlot, GradientPlot, LossPlot, UnitHealth
 from playground.ui.plots.boundary_plot import UnitImage
 from playground.ui.status_bar import TrainingStatusBar
 from playground.ui.views.inside_view import InsideView
+from playground.ui.worker import PACED_ENGINES
 
 #: The shortest time between two drawn frames (60 Hz).
 MIN_FRAME_SECONDS = 1.0 / 60.0
+#: While an unpaced engine trains (the compiled one, which releases the GIL in its
+#: kernel), a snapshot is drawn no sooner than this after it arrives. After handing it
+#: over, the worker spends about a millisecond in Python preparing its next kernel call;
+#: drawing in that moment makes both threads take turns at the GIL, which cost the
+#: worker 3-4 ms a frame (measured), where drawing a little later costs it nothing.
+HANDOFF_SECONDS = 0.003
 #: While training, the history plots (loss curves, gradient curves, unit health) take
 #: turns, one per frame: they change slowly, painting them costs the most, and Qt paints
 #: every view of a window in one go, so three at once would stall the event loop for
@@ -160,6 +167,8 @@ class LiveView(QObject):
         self._pending = snap
         if not self._timer.isActive():
             wait = MIN_FRAME_SECONDS - (time.perf_counter() - self._last_draw)
+            if snap.running and snap.engine not in PACED_ENGINES:
+                wait = max(wait, HANDOFF_SECONDS)
             self._timer.start(max(0, int(wait * 1000)))
 
     @Slot(object)

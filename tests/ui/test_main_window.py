@@ -70,6 +70,24 @@ def test_play_trains_draws_and_reports_progress(qtbot, window):
     assert window.status.labels["engine"].text() == f"engine: {window.controller.latest.engine}"
 
 
+@pytest.mark.parametrize(("engine", "running", "handoff"), [
+    ("compiled", True, True), ("numpy", True, False), ("compiled", False, False)])
+def test_a_snapshot_of_the_compiled_engine_is_drawn_after_the_hand_off(
+        qtbot, window, engine, running, handoff):
+    """While the compiled engine trains, a frame waits HANDOFF_SECONDS for the worker to
+    get back into its kernel; a paced (numpy) or paused snapshot is drawn at once."""
+    from playground.ui import live_view
+
+    view = window.live_view
+    qtbot.waitUntil(lambda: not view._timer.isActive(), timeout=WAIT)
+    view._last_draw = 0.0  # long ago: no frame-rate wait of its own
+    drawn = view.frames_drawn
+    view._on_snapshot(replace(window.controller.latest, running=running, engine=engine))
+    expected = int(live_view.HANDOFF_SECONDS * 1000) if handoff else 0
+    assert view._timer.isActive() and view._timer.interval() == expected
+    qtbot.waitUntil(lambda: view.frames_drawn == drawn + 1, timeout=WAIT)
+
+
 def test_step_button_takes_exactly_one_step(qtbot, window):
     window.transport.step_action.trigger()
     qtbot.waitUntil(lambda: window.controller.latest.step == 1, timeout=WAIT)
