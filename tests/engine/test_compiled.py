@@ -422,6 +422,21 @@ def test_the_kernels_tanh_is_within_two_units_in_the_last_place_of_numpys(kernel
     assert np.isnan(kernels._tanh(np.nan))
 
 
+def test_the_kernels_exp_is_within_two_units_in_the_last_place_of_numpys(kernels):
+    """The softmax's exp, on x <= 0: near numpy's down to -708, and a number of no weight
+    (about e^-708) below, where numpy's is smaller still or 0."""
+    rng = np.random.default_rng(0)
+    x = -(10.0 ** rng.uniform(-12.0, np.log10(708.0), 4000))
+    x = np.concatenate([x, [0.0, -0.5 * np.log(2.0), -1.0, -700.0, -708.0]])
+    got = np.array([kernels._exp_inline(v) for v in x])
+    expected = np.exp(x)
+    assert np.max(np.abs(got - expected) / np.spacing(expected)) <= 2
+    assert kernels._exp_inline(0.0) == 1.0
+    for far in (-709.0, -1e4, -np.inf):
+        assert 0.0 <= kernels._exp_inline(far) < 1e-307
+    assert np.isnan(kernels._exp_inline(np.nan))
+
+
 # ---------------------------------------------------------------- warm-up and cache
 def test_warm_up_is_idempotent_and_ready(kernels):
     compiled.warm_up_in_background()

@@ -174,6 +174,49 @@ _tanh = _jit(_tanh_formula)
 _tanh_inline = _jit(_tanh_formula, inline="always")
 
 
+#: e^x is taken at -708 and above, where 2^k is still a normal number.
+_EXP_FLOOR = -708.0
+
+
+def _exp_formula(x):
+    """e^x for x <= 0 (the softmax's logits less their maximum), branch-free like
+    ``_tanh_formula`` so that a loop of it compiles to SIMD code: e^x = 2^k e^f, e^f from
+    the same polynomial, 2^k (k from 0 down to -1022) built from the bits of -k. Below
+    -708 it gives e^-708 (3e-308) where the true value is smaller still; next to the
+    maximum's e^0 = 1 no softmax can tell."""
+    t = x if x > _EXP_FLOOR else _EXP_FLOOR
+    k = np.floor(t * _LOG2E + 0.5)
+    f = (t - k * _LN2_HI) - k * _LN2_LO
+    p = ((((((_E13 * f + _E12) * f + _E11) * f + _E10) * f + _E9) * f + _E8) * f + _E7) * f
+    p = ((((((p + _E6) * f + _E5) * f + _E4) * f + _E3) * f + _E2) * f + 1.0) * f + 1.0
+    j = -k
+    m = 1.0
+    h = np.floor(j * 0.5)
+    m = m * 0.5 if j != 2.0 * h else m
+    j = np.floor(h * 0.5)
+    m = m * 0.25 if h != 2.0 * j else m
+    h = np.floor(j * 0.5)
+    m = m * 0.0625 if j != 2.0 * h else m
+    j = np.floor(h * 0.5)
+    m = m * 2.0**-8 if h != 2.0 * j else m
+    h = np.floor(j * 0.5)
+    m = m * 2.0**-16 if j != 2.0 * h else m
+    j = np.floor(h * 0.5)
+    m = m * 2.0**-32 if h != 2.0 * j else m
+    h = np.floor(j * 0.5)
+    m = m * 2.0**-64 if j != 2.0 * h else m
+    j = np.floor(h * 0.5)
+    m = m * 2.0**-128 if h != 2.0 * j else m
+    h = np.floor(j * 0.5)
+    m = m * 2.0**-256 if j != 2.0 * h else m
+    m = m * 2.0**-512 if h != 0.0 else m
+    return p * m if x == x else x  # nan stays nan
+
+
+#: Pasted into the softmax loop of ``predict`` (see ``_tanh_inline``).
+_exp_inline = _jit(_exp_formula, inline="always")
+
+
 @_jit
 def _sigmoid(z):
     return _tanh(z * 0.5) * 0.5 + 0.5
@@ -1080,8 +1123,9 @@ def predict(sizes, codes, alphas, slope_at, block_at, head, params, x, out):
     """Network output for each row of ``x`` into ``out`` (n, k), in evaluation mode.
 
     Works in the dtype of ``x`` (float32 for drawing, like ``Network.predict``), eight
-    samples to a group (``_dense_wide``). The sigmoid and classic heads go over each
-    output row at once, through the SIMD loops of ``_activate``."""
+    samples to a group (``_dense_wide``). The heads go over each output row at once:
+    sigmoid and classic through the SIMD loops of ``_activate``, softmax with
+    ``_exp_inline``."""
     p = params.astype(x.dtype)
     zero = np.zeros(1, x.dtype)[0]
     L = len(sizes) - 1
@@ -1098,6 +1142,7 @@ def predict(sizes, codes, alphas, slope_at, block_at, head, params, x, out):
     z1, z2 = z.reshape(z.size), z.reshape((n_units, CHUNK))
     a1, a2 = a.reshape(a.size), a.reshape((n_units, CHUNK))
     squash = SIGMOID if head == H_SIGMOID else TANH if head == H_CLASSIC else -1
+    shared = np.zeros((2, CHUNK), x.dtype)  # the softmax's maximum and sum per sample
     for first in range(0, x.shape[0], CHUNK):
         n = min(CHUNK, x.shape[0] - first)
         _load_range(x, first, n, xb2)
@@ -1115,17 +1160,25 @@ def predict(sizes, codes, alphas, slope_at, block_at, head, params, x, out):
         _dense_wide(p, block_at[L - 1], sizes[L - 1], k, src, src_row, z, out_row, groups,
                     zero)
         if head == H_SOFTMAX:
+            # row by row over the samples: the largest logit, then e^(z - max) into the
+            # output's rows of ``a`` and their sum, then the quotients
+            top, total = shared[0], shared[1]
             for s in range(n):
-                r = first + s
-                m = z2[out_row, s]
-                for j in range(1, k):
-                    m = max(m, z2[out_row + j, s])
-                e = 0.0
+                top[s] = z2[out_row, s]
+            for j in range(1, k):
+                zr = z2[out_row + j]
+                for s in range(n):
+                    top[s] = max(top[s], zr[s])
+            for s in range(n):
+                total[s] = 0.0
+            for j in range(k):
+                zr, er = z2[out_row + j], a2[out_row + j]
+                for s in range(n):
+                    er[s] = _exp_inline(zr[s] - top[s])
+                    total[s] += er[s]
+            for s in range(n):
                 for j in range(k):
-                    out[r, j] = math.exp(z2[out_row + j, s] - m)
-                    e += out[r, j]
-                for j in range(k):
-                    out[r, j] /= e
+                    out[first + s, j] = a2[out_row + j, s] / total[s]
         else:
             values = z2
             if squash >= 0:
