@@ -445,28 +445,19 @@ def test_warm_up_is_idempotent_and_ready(kernels):
     assert compiled.warm_up_seconds() is not None
 
 
-def test_the_warm_up_does_not_import_scipy(kernels):
-    """numba's start-up would import scipy.linalg, a good part of the warm-up from the
-    cache; the warm-up keeps it out (a fresh process, loading what the fixture cached)."""
+def test_a_warm_up_from_the_cache_skips_what_only_compiling_needs(kernels):
+    """A fresh process loading what the fixture cached: numba's start-up would import
+    scipy.linalg, and a load through numba's usual way refreshes the compiler's rule
+    modules (numba.np.linalg among them); the warm-up keeps both out, and its self-check
+    has trained the loaded kernels."""
     code = ("import sys\n"
             "from playground.engine import compiled\n"
             "assert compiled.warm_up(), compiled.failure()\n"
-            "print(sorted(m for m in sys.modules if m.partition('.')[0] == 'scipy'))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, timeout=600)
-    assert out.stdout.strip() == "[]"
-
-
-def test_a_cached_load_skips_numbas_compiler_start_up(kernels):
-    """Loading from the cache starts only numba's runtime: the compiler's rule modules
-    (numba.np.linalg among them) stay unimported, and the loaded kernels still train."""
-    code = ("import sys\n"
-            "from playground.engine import compiled\n"
-            "assert compiled.warm_up(), compiled.failure()\n"
+            "print(sorted(m for m in sys.modules if m.partition('.')[0] == 'scipy'))\n"
             "print('numba.np.linalg' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=600)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.split("\n")[:2] == ["[]", "False"]
 
 
 class _FakeCache:
