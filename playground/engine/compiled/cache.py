@@ -103,11 +103,11 @@ def load_quickly(dispatcher):
     """
     cache = getattr(dispatcher, "_cache", None)
     quick, usual = getattr(cache, "_load_overload", None), getattr(cache, "load_overload", None)
+    if quick is None or usual is None:  # not the numba this was written for
+        return dispatcher
     try:
         from numba.core.runtime.nrt import rtsys
     except ImportError:
-        return dispatcher
-    if quick is None or usual is None:
         return dispatcher
 
     def load_overload(sig, target_context):
