@@ -19,6 +19,7 @@ import queue
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -88,8 +89,9 @@ Command = Play | Pause | Step | SetTraining | SetSpeed | SetViews | RequestSnaps
 #: The most training points whose hidden values a snapshot samples (SetViews.inside).
 INSIDE_SAMPLE_ROWS = 256
 #: While training runs, the per-layer statistics over the training set (dead and
-#: saturated units, the hidden values the inside views sample) are measured at most this
-#: often; snapshots in between repeat the last measurement. They change slowly, and
+#: saturated units, the hidden values the inside views sample) and the neuron heatmaps
+#: are measured at most this often; snapshots in between repeat the last measurement.
+#: They change slowly, the views that show them redraw at most ten times a second, and
 #: measuring them for every frame took time from training.
 STATISTICS_SECONDS = 0.1
 
@@ -196,7 +198,8 @@ class TrainingSession:
         self._rate_steps = 0
         self._rate_time = 0.0
         self._last_rate = 0.0
-        self._statistics: tuple[float, list] | None = None  # (when measured, stats)
+        # what _measured keeps: name -> (when measured, value)
+        self._kept: dict[str, tuple[float, object]] = {}
 
     # ---------------------------------------------------------------- state
     @property
@@ -305,13 +308,7 @@ class TrainingSession:
         boundary = None
         if self.views.boundary:
             boundary = self._boundary()
-        neurons = None
-        if self.views.neurons:
-            g = self._neuron_grid_size
-            res = net.forward(self._neuron_inputs, keep_hidden=True, dtype=np.float32)
-            neurons = tuple(
-                _frozen(a.T.reshape(a.shape[1], g, g)) for a in res.activations
-            )
+        neurons = self._measured("neurons", self._neurons) if self.views.neurons else None
         hidden_stats = stats[:-1]
         pre = post = dead_units = saturated_units = None
         if self.views.inside:
@@ -368,15 +365,28 @@ class TrainingSession:
         return snap
 
     def _layer_statistics(self) -> list:
-        """Per-layer statistics over the training set: measured now unless training is
-        running and the last measurement is under STATISTICS_SECONDS old."""
-        t, now = self.trainer, time.perf_counter()
-        kept = self._statistics
+        """Per-layer statistics over the training set (see ``_measured``)."""
+        t = self.trainer
+        return self._measured("statistics", lambda: layer_statistics(t.network, t.x_train))
+
+    def _neurons(self) -> tuple[np.ndarray, ...]:
+        """Every hidden unit's output over the low-resolution grid, (units, g, g) per
+        hidden layer."""
+        g = self._neuron_grid_size
+        res = self.trainer.network.forward(self._neuron_inputs, keep_hidden=True,
+                                           dtype=np.float32)
+        return tuple(_frozen(a.T.reshape(a.shape[1], g, g)) for a in res.activations)
+
+    def _measured(self, name: str, measure: Callable[[], Any]) -> Any:
+        """``measure()``, or while training runs the value it gave under
+        STATISTICS_SECONDS ago (kept under ``name``)."""
+        now = time.perf_counter()
+        kept = self._kept.get(name)
         if kept is not None and self.running and now - kept[0] < STATISTICS_SECONDS:
             return kept[1]
-        stats = layer_statistics(t.network, t.x_train)
-        self._statistics = (now, stats)
-        return stats
+        value = measure()
+        self._kept[name] = (now, value)
+        return value
 
     def _boundary(self) -> np.ndarray:
         """The network's output over the grid: class-1 probability for two classes,

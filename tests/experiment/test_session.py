@@ -276,21 +276,42 @@ def test_layer_statistics_are_measured_at_most_every_interval_while_running(monk
     session.train_for(200)
     kept = session.snapshot()  # within the interval: the earlier measurement again
     np.testing.assert_array_equal(kept.dead_fraction, first.dead_fraction)
-    assert session._statistics is not None
-    measured_at = session._statistics[0]
+    measured_at = session._kept["statistics"][0]
     session.snapshot()
-    assert session._statistics[0] == measured_at
+    assert session._kept["statistics"][0] == measured_at
     session.running = False  # paused: always measured for the weights shown
     fresh = session.snapshot()
-    assert session._statistics[0] > measured_at
+    assert session._kept["statistics"][0] > measured_at
     expected = layer_statistics(session.trainer.network, session.trainer.x_train)
     np.testing.assert_array_equal(fresh.dead_fraction,
                                   [s.dead_fraction for s in expected])
     session.running = True
     monkeypatch.setattr(session_module, "STATISTICS_SECONDS", 0.0)
-    before = session._statistics[0]
+    before = session._kept["statistics"][0]
     session.snapshot()
-    assert session._statistics[0] > before
+    assert session._kept["statistics"][0] > before
+
+
+def test_neuron_heatmaps_are_measured_at_most_every_interval_while_running(monkeypatch):
+    from playground.experiment import session as session_module
+
+    session = _session()
+    session.handle(SetViews(boundary=False, neurons=True))
+    session.running = True
+    monkeypatch.setattr(session_module, "STATISTICS_SECONDS", 3600.0)
+    first = session.snapshot()
+    session.train_for(200)
+    kept = session.snapshot()  # within the interval: the same images again
+    assert kept.neurons is first.neurons
+    session.running = False  # paused: the weights as they are now
+    fresh = session.snapshot()
+    assert fresh.neurons is not first.neurons
+    g = session._neuron_grid_size
+    res = session.trainer.network.forward(session._neuron_inputs, keep_hidden=True,
+                                          dtype=np.float32)
+    for shown, values in zip(fresh.neurons, res.activations, strict=True):
+        np.testing.assert_array_equal(shown, values.T.reshape(values.shape[1], g, g))
+    assert not np.array_equal(fresh.neurons[0], first.neurons[0])  # training moved them
 
 
 def test_while_running_a_snapshot_shows_the_latest_evaluation_and_paused_a_fresh_one():

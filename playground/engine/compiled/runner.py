@@ -204,8 +204,7 @@ class CompiledRunner:
             result.diverged = tr.diverged
             return ran, True
         listening = self._listening()
-        for record in evals[:n_evals]:
-            ev = self._evaluation(record, start, epochs)
+        for ev in self._evaluations(evals[:n_evals], start, epochs):
             result.evaluations.append(ev)
             if listening and tr._after_evaluation(ev):
                 result.stopped = tr.stopped
@@ -217,20 +216,26 @@ class CompiledRunner:
         old = self._seconds_per_step
         self._seconds_per_step = per_step if old is None else 0.5 * (old + per_step)
 
-    def _evaluation(self, record: np.ndarray, start: int, epochs: np.ndarray) -> Evaluation:
-        index = int(record[0])
+    def _evaluations(self, records: np.ndarray, start: int,
+                     epochs: np.ndarray) -> list[Evaluation]:
+        """The kernel's evaluation records (``kernels.EVAL_FIELDS``) as Evaluations;
+        there can be hundreds per call, so they are read as Python numbers at once."""
         classifier = self.trainer.network.is_classifier
         has_test = len(self.x_test) > 0
-        penalty = float(record[5])
-        return Evaluation(
-            step=start + index + 1,
-            epoch=int(epochs[index]),
-            train_loss=float(record[1]) + penalty,
-            penalty=penalty,
-            test_loss=float(record[3]) if has_test else float("nan"),
-            train_accuracy=float(record[2]) if classifier else None,
-            test_accuracy=float(record[4]) if classifier and has_test else None,
-        )
+        epoch_of = epochs.tolist()
+        out = []
+        for index, train, train_acc, test, test_acc, penalty in records.tolist():
+            index = int(index)
+            out.append(Evaluation(
+                step=start + index + 1,
+                epoch=epoch_of[index],
+                train_loss=train + penalty,
+                penalty=penalty,
+                test_loss=test if has_test else math.nan,
+                train_accuracy=train_acc if classifier else None,
+                test_accuracy=test_acc if classifier and has_test else None,
+            ))
+        return out
 
     # ---------------------------------------------------------------- batches
     def _plan(self, k: int) -> tuple[np.ndarray, int, np.ndarray]:
