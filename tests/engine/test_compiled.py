@@ -312,6 +312,29 @@ def test_a_deadline_ends_the_compiled_run_early_but_consistently(kernels):
                                atol=TOL)
 
 
+def test_no_kernel_call_starts_too_close_to_the_deadline(kernels, monkeypatch):
+    """Each call costs about a millisecond of Python around the kernel; a run makes its
+    calls (after the first) only while MIN_CALL_SECONDS or more are left."""
+    from playground.engine.compiled import runner
+
+    _, fast = _pair("relu", "sigmoid", "sgd")
+    fast.run(50)  # a speed estimate
+    deadline = time.perf_counter() + 0.2
+    left = []
+    call = runner.CompiledRunner._call
+
+    def timed_call(self, *args):
+        left.append(deadline - time.perf_counter())
+        return call(self, *args)
+
+    monkeypatch.setattr(runner.CompiledRunner, "_call", timed_call)
+    monkeypatch.setattr(runner, "MAX_CALL_STEPS", 64)  # many calls before the deadline
+    fast.run(10**7, deadline=deadline)
+    assert len(left) > 3
+    assert min(left[1:]) >= runner.MIN_CALL_SECONDS
+    assert deadline - time.perf_counter() < runner.MIN_CALL_SECONDS + 0.05
+
+
 # ---------------------------------------------------------------- choosing the path
 def test_batch_normalization_falls_back_to_numpy_and_says_why():
     rng = np.random.default_rng(0)

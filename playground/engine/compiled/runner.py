@@ -42,6 +42,10 @@ FIRST_CALL_STEPS = 16
 #: Most steps in one call, and most dropout numbers drawn for one call: the per-call
 #: arrays (sample rows, rates, dropout numbers) stay a few megabytes at most.
 MAX_CALL_STEPS = 4096
+#: A call spends about a millisecond in Python around the kernel (planning the batches,
+#: reading the records back). With less than this left before a deadline, ``run`` ends
+#: rather than make a call that would be mostly that; the next run starts sooner.
+MIN_CALL_SECONDS = 0.002
 MAX_CALL_DRAWS = 1 << 19
 
 
@@ -139,7 +143,8 @@ class CompiledRunner:
                 k = min(k, self._steps_that_fit(deadline))
             ran, ended = self._call(k, done, result)
             done += ran
-            if ended or (deadline is not None and time.perf_counter() >= deadline):
+            if ended or (deadline is not None
+                         and deadline - time.perf_counter() < MIN_CALL_SECONDS):
                 break
         return Trainer._trim(result, done)
 
