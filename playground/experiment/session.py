@@ -195,6 +195,9 @@ class TrainingSession:
         if reason:
             self._events.append(f"Training runs on the numpy engine: {reason}.")
         self._chunk = 64
+        # True once a frame's training has stopped short of its chunk, at (or a little
+        # before) the frame's deadline: the snapshot is due then, not a sliver later.
+        self._frame_trained = False
         self._rate_steps = 0
         self._rate_time = 0.0
         self._last_rate = 0.0
@@ -272,6 +275,8 @@ class TrainingSession:
                 done = self.train_for(self._chunk, deadline)
                 if done >= self._chunk:
                     self._chunk = min(self._chunk * 2, 1 << 16)
+                else:  # stopped for the deadline (or the end): this frame's training is done
+                    self._frame_trained = True
             if self.finished:
                 self.running = False
 
@@ -452,10 +457,12 @@ class TrainingSession:
                             held = None
             now = time.perf_counter()
             idle_now = not (self.running or self._pending > 0)
-            if dirty and (now - last_emit >= self.frame_interval or idle_now):
+            frame_over = now - last_emit >= self.frame_interval or self._frame_trained
+            if dirty and (frame_over or idle_now):
                 emit(self.snapshot())
                 last_emit = time.perf_counter()
                 dirty = False
+                self._frame_trained = False
             if exit_when_finished and idle_now and (self.finished or not was_busy):
                 if dirty:
                     emit(self.snapshot())

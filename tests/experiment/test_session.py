@@ -332,3 +332,25 @@ def test_while_running_a_snapshot_shows_the_latest_evaluation_and_paused_a_fresh
     fresh = trainer.evaluate()
     assert (snap.train_loss, snap.test_loss) == (fresh.train_loss, fresh.test_loss)
     assert snap.train_loss != latest.train_loss
+
+
+def test_a_frame_ends_when_training_stops_for_its_deadline():
+    """At full speed the trainer may stop a little before the frame's deadline (the
+    compiled engine does, rather than start a call that would be mostly overhead); the
+    snapshot is then due at once, not after another sliver of training."""
+    session = _session(frame_interval=0.5)
+    real_run = session.trainer.run
+    runs = []
+
+    def stops_early(n, deadline=None):  # as if the deadline had come after 3 steps
+        runs.append(n)
+        return real_run(min(n, 3))
+
+    session.trainer.run = stops_early
+    with running(session) as driver:
+        driver.send(SetSpeed(None), Play())
+        start = time.perf_counter()
+        driver.wait_for(lambda s: s.running and s.step >= 9)
+        elapsed = time.perf_counter() - start
+    assert elapsed < 0.5  # three frames, without waiting out their 0.5 s
+    assert len(runs) <= len(driver.received) + 1
