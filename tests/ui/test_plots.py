@@ -340,3 +340,20 @@ def test_apply_lut_is_indexing_the_table(n, shape, seed):
         got = style.apply_lut(lut, index.astype(dtype))
         assert got.dtype == np.uint8
         np.testing.assert_array_equal(got, lut[index])
+
+
+def test_a_steps_axis_grows_in_coarse_round_jumps(qtbot):
+    """An axis of training steps takes only 1-2-5 limits, so a fast run changes it a few
+    times a decade instead of at every finer round number."""
+    from playground.ui.plots.common import STEP_AXIS_STEPS
+
+    rng, _ = steady_range(qtbot, steps=STEP_AXIS_STEPS)
+    seen = []
+    for step in range(1000, 1_000_001, 1000):
+        rng.fit(0.0, float(step))
+        if not seen or seen[-1] != rng.limits[1]:
+            seen.append(rng.limits[1])
+    assert seen == [1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6]
+    fine, _ = steady_range(qtbot)
+    fine.fit(0.0, 31_000.0)
+    assert fine.limits == (0.0, 40_000.0)  # the default keeps finer limits

@@ -42,14 +42,19 @@ def style_plot(plot: pg.PlotItem) -> None:
 #: Round limits, times a power of ten: fine enough that a range never wastes much more
 #: than a third of the plot, coarse enough that it changes only a few times a decade.
 NICE_STEPS = (1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
+#: Coarser round limits for an axis of training steps: at tens of thousands of steps a
+#: second the finer ones changed the axis every few tenths of a second, and each change
+#: redraws the plot whole (25-40 ms, measured); these change it a few times a decade.
+STEP_AXIS_STEPS = (1.0, 2.0, 5.0, 10.0)
 
 
-def nice_ceiling(value: float) -> float:
-    """The smallest round number (NICE_STEPS times a power of ten) >= ``value`` (> 0)."""
+def nice_ceiling(value: float, steps: tuple[float, ...] = NICE_STEPS) -> float:
+    """The smallest round number (one of ``steps`` times a power of ten) >= ``value``
+    (> 0)."""
     if not value > 0 or not math.isfinite(value):
         return 1.0
     power = 10.0 ** math.floor(math.log10(value))
-    for factor in NICE_STEPS:
+    for factor in steps:
         if factor * power >= value * (1 - 1e-12):
             return factor * power
     return 10.0 * power
@@ -73,11 +78,13 @@ class SteadyRange:
     """
 
     def __init__(self, plot: pg.PlotItem, axis: str, *, log: bool = False,
-                 include_zero: bool = False, clock=time.monotonic) -> None:
+                 include_zero: bool = False, steps: tuple[float, ...] = NICE_STEPS,
+                 clock=time.monotonic) -> None:
         self.plot = plot
         self.axis = axis
         self.log = log
         self.include_zero = include_zero
+        self.steps = steps
         self.limits: tuple[float, float] | None = None
         self._clock = clock
         self._inside_since: float | None = None
@@ -97,8 +104,8 @@ class SteadyRange:
             hi = math.ceil(math.log10(high) - 1e-9)
             needed = (float(lo), float(max(hi, lo + 1)))
         else:
-            hi = nice_ceiling(high) if high > 0 else 0.0
-            lo = 0.0 if self.include_zero or low >= 0 else -nice_ceiling(-low)
+            hi = nice_ceiling(high, self.steps) if high > 0 else 0.0
+            lo = 0.0 if self.include_zero or low >= 0 else -nice_ceiling(-low, self.steps)
             needed = (lo, hi if hi > lo else lo + 1.0)
         current = self.limits
         if current is None:

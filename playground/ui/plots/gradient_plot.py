@@ -26,6 +26,7 @@ from playground.experiment.session import Snapshot
 from playground.ui import style
 from playground.ui.history import LOG_NORM_FLOOR, History, log10_norms
 from playground.ui.plots.common import (
+    STEP_AXIS_STEPS,
     SteadyRange,
     curve_pen,
     header,
@@ -75,7 +76,7 @@ class GradientPlot(QWidget):
             plot.getAxis("left").setLogMode(True)  # values are log10: label 10^k
         self.curve_plot.setLabel("bottom", "step")
         self.curve_plot.getAxis("left").setWidth(44)
-        self.x_range = SteadyRange(self.curve_plot, "x")
+        self.x_range = SteadyRange(self.curve_plot, "x", steps=STEP_AXIS_STEPS)
         self.y_range = SteadyRange(self.curve_plot, "y", log=True)
         self.bar_plot.setYLink(self.curve_plot)
         self.bar_plot.enableAutoRange(axis="y", enable=False)

@@ -21,7 +21,13 @@ from PySide6.QtWidgets import QCheckBox, QLabel, QVBoxLayout, QWidget
 
 from playground.ui import style
 from playground.ui.history import History
-from playground.ui.plots.common import SteadyRange, curve_pen, header, style_plot
+from playground.ui.plots.common import (
+    STEP_AXIS_STEPS,
+    SteadyRange,
+    curve_pen,
+    header,
+    style_plot,
+)
 
 #: Losses at or below this are drawn at it on the log scale.
 LOSS_FLOOR = 1e-12
@@ -56,7 +62,7 @@ class LossPlot(QWidget):
         self.accuracy_plot.setYRange(0.0, 1.0, padding=0.04)
         self.accuracy_plot.getAxis("left").setTicks(
             [[(0.0, "0"), (0.5, "50%"), (1.0, "100%")], [(0.25, ""), (0.75, "")]])
-        self.x_range = SteadyRange(self.loss_plot, "x")
+        self.x_range = SteadyRange(self.loss_plot, "x", steps=STEP_AXIS_STEPS)
         self.y_range = SteadyRange(self.loss_plot, "y", include_zero=True)
 
         self.legend_label = QLabel(" ".join(
