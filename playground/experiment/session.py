@@ -195,9 +195,6 @@ class TrainingSession:
         if reason:
             self._events.append(f"Training runs on the numpy engine: {reason}.")
         self._chunk = 64
-        # True once a frame's training has stopped short of its chunk, at (or a little
-        # before) the frame's deadline: the snapshot is due then, not a sliver later.
-        self._frame_trained = False
         self._rate_steps = 0
         self._rate_time = 0.0
         self._last_rate = 0.0
@@ -260,7 +257,10 @@ class TrainingSession:
             self._events.append(result.stopped)
         return done
 
-    def _train_frame(self, deadline: float) -> None:
+    def _train_frame(self, deadline: float) -> bool:
+        """Train for one frame; True when training stopped short of its chunk, at (or a
+        little before) the deadline: the snapshot is due then, not a sliver later."""
+        stopped_short = False
         if self._pending:
             done = self.train_for(self._pending)
             self._pending = 0 if self.finished else self._pending - done
@@ -275,10 +275,11 @@ class TrainingSession:
                 done = self.train_for(self._chunk, deadline)
                 if done >= self._chunk:
                     self._chunk = min(self._chunk * 2, 1 << 16)
-                else:  # stopped for the deadline (or the end): this frame's training is done
-                    self._frame_trained = True
+                else:  # stopped for the deadline (or the end)
+                    stopped_short = True
             if self.finished:
                 self.running = False
+        return stopped_short
 
     # ---------------------------------------------------------------- snapshots
     def snapshot(self) -> Snapshot:
@@ -443,9 +444,10 @@ class TrainingSession:
                 except queue.Empty:
                     cmd = None
             was_busy = self.running or self._pending > 0
+            stopped_short = False
             if was_busy:
                 frame_end = last_emit + self.frame_interval
-                self._train_frame(frame_end)
+                stopped_short = self._train_frame(frame_end)
                 dirty = True
                 if self.speed is not None and self.running:
                     # Fixed speed: wait out the rest of the frame, listening for commands.
@@ -457,12 +459,11 @@ class TrainingSession:
                             held = None
             now = time.perf_counter()
             idle_now = not (self.running or self._pending > 0)
-            frame_over = now - last_emit >= self.frame_interval or self._frame_trained
+            frame_over = now - last_emit >= self.frame_interval or stopped_short
             if dirty and (frame_over or idle_now):
                 emit(self.snapshot())
                 last_emit = time.perf_counter()
                 dirty = False
-                self._frame_trained = False
             if exit_when_finished and idle_now and (self.finished or not was_busy):
                 if dirty:
                     emit(self.snapshot())

@@ -225,6 +225,8 @@ class CompiledRunner:
                      epochs: np.ndarray) -> list[Evaluation]:
         """The kernel's evaluation records (``kernels.EVAL_FIELDS``) as Evaluations;
         there can be hundreds per call, so they are read as Python numbers at once."""
+        if not len(records):
+            return []
         classifier = self.trainer.network.is_classifier
         has_test = len(self.x_test) > 0
         epoch_of = epochs.tolist()
