@@ -126,12 +126,15 @@ class SigmoidHead(Head):
     def train(self, z, t, a, d):
         n = z.shape[1]
         ones, inv_n = self.batch_constants(n)
-        sigmoid(z, a)
+        # With sp = softplus(z): the loss is sp - t z, and log p = z - sp, so that
+        # p = exp(z - sp) comes from one exp instead of the four calls of ``sigmoid``.
         np.logaddexp(F64.zero, z, d)
-        loss = (d[0].dot(ones) - t[0].dot(z[0])) / n
+        loss = d.dot(ones)[0] - t.dot(z[0])[0]
+        np.subtract(z, d, a)
+        np.exp(a, a)
         np.subtract(a, t, d)
         np.multiply(d, inv_n, d)
-        return float(loss)
+        return float(loss) / n
 
     def encode(self, y, n_outputs):
         return np.asarray(y, dtype=np.float64).reshape(-1, 1).copy()
@@ -158,32 +161,36 @@ class SoftmaxHead(Head):
 
     def train(self, z, t, a, d):
         k, n = z.shape
-        m, s, ones_k, tz, tz_flat, ones_kn = self._scratch(n, k)
-        ones, inv_n = self.batch_constants(n)
-        # With m the largest logit of each sample (the maximum over the k rows):
-        # softmax = exp(z - m) / s and logsumexp(z) = m + log(s), s = sum exp(z - m).
-        # The loss sums logsumexp(z) - z[true class] = log(s) - (z - m)[true class] over
-        # the batch; t is one-hot, so that last term is the sum of t * (z - m).
-        np.maximum.reduce(z, 0, None, m)
-        np.subtract(z, m, a)
+        rows, lse, lse_row, ones_k1, tz, tz_flat, ones_kn = self._scratch(z)
+        inv_n = self.batch_constants(n)[1]
+        # logsumexp(z) over the k rows, pairwise: logaddexp needs no shift by the
+        # maximum. A (k, 1) x (1, n) product spreads it over the rows (a ufunc that
+        # broadcasts a row runs far slower than one on whole arrays); then
+        # log P = z - logsumexp(z), the loss is -sum(t log P), and P - t gives dL/dz.
+        np.logaddexp(rows[0], rows[1], lse)
+        for row in rows[2:]:
+            np.logaddexp(lse, row, lse)
+        ones_k1.dot(lse_row, a)
+        np.subtract(z, a, a)
         np.multiply(t, a, tz)
+        loss = -tz_flat.dot(ones_kn)
         np.exp(a, a)
-        ones_k.dot(a, s)
-        np.divide(a, s, a)
-        np.log(s, s)
-        loss = (s.dot(ones) - tz_flat.dot(ones_kn)) / n
         np.subtract(a, t, d)
         np.multiply(d, inv_n, d)
-        return float(loss)
+        return float(loss) / n
 
-    def _scratch(self, n: int, k: int) -> tuple[np.ndarray, ...]:
-        key = (n, k)
+    def _scratch(self, z: np.ndarray) -> tuple:
+        """Work arrays for ``train`` on this ``z``, kept with views of its rows."""
         bufs = self.__dict__.setdefault("_bufs", {})
-        if key not in bufs:
-            tz = np.empty((k, n))
-            bufs[key] = (np.empty(n), np.empty(n), np.ones(k), tz, tz.reshape(-1),
-                         np.ones(k * n))
-        return bufs[key]
+        kept = bufs.get(z.shape)
+        if kept is None or kept[0] is not z:
+            k, n = z.shape
+            if len(bufs) > 8:
+                bufs.clear()
+            lse, tz = np.empty(n), np.empty((k, n))
+            kept = bufs[z.shape] = (z, (list(z), lse, lse.reshape(1, n), np.ones((k, 1)),
+                                        tz, tz.reshape(-1), np.ones(k * n)))
+        return kept[1]
 
     def delta(self, z, a, t, out):
         np.subtract(a, t, out=out)

@@ -209,7 +209,7 @@ class _Work:
         ]
         self.backward_plan = [
             (i, layer, plain[i] and layer.slope is None, act.DERIVATIVE[layer.activation],
-             params[i], self.h[i], self.act[i], self.d[i], self.da[i], layer.gWb,
+             params[i], self.h[i], self.act[i], self.d[i], self.d[i].T, self.da[i], layer.gWb,
              self.a_aug[i - 1] if i > 0 else None, layer.Wb[:-1],
              self.da[i - 1] if i > 0 else None)
             for i, layer in reversed(list(enumerate(hidden)))
@@ -217,10 +217,10 @@ class _Work:
         out = net.output_layer
         last = out.index
         #: The output layer's part: its block transposed, z, the head's training pass,
-        #: the output, dL/dz, the block's gradient, and (with hidden layers) W and dL/da
-        #: of the layer below.
+        #: the output, dL/dz and its transpose, the block's gradient, and (with hidden
+        #: layers) W and dL/da of the layer below.
         self.output_plan = (out.Wb.T, self.z[last], net.head.train, self.out, self.d[last],
-                            out.gWb, out.Wb[:-1] if last else None,
+                            self.d[last].T, out.gWb, out.Wb[:-1] if last else None,
                             self.da[last - 1] if last else None)
 
 
@@ -392,10 +392,24 @@ class Network:
         unless ``masks`` gives them (already scaled by 1 / keep, one per hidden layer).
         Batch normalization uses batch statistics and updates its running ones.
         """
-        n = x_aug.shape[0]
+        return self.train_pass(x_aug.T, t.T, dropout_rng, masks, l1, l2)
+
+    def train_pass(
+        self,
+        x_t: np.ndarray,
+        t_t: np.ndarray,
+        dropout_rng: np.random.Generator | None = None,
+        masks: list[np.ndarray | None] | None = None,
+        l1: float = 0.0,
+        l2: float = 0.0,
+    ) -> tuple[float, float]:
+        """``loss_and_grad`` on a batch laid out units x samples: ``x_t`` is the
+        augmented input (n_inputs + 1, n) and ``t_t`` the targets (n_outputs, n). The
+        trainer keeps its batches in this layout, as contiguous arrays: operands in
+        Fortran order make every ufunc call slower."""
+        n = x_t.shape[1]
         w = self._work.get(n) or self._work_for(n)
         multiply = np.multiply
-        x_t = x_aug.T
         a_prev = x_t
         for i, layer, plain, Wb_t, fwd, param, z, h, act_out, a_aug in w.forward_plan:
             Wb_t.dot(a_prev, z)
@@ -409,14 +423,14 @@ class Network:
                     self._dropout_forward(layer, w, i, n, dropout_rng, masks)
             a_prev = a_aug
 
-        Wb_t, z_out, head_train, out, d, gWb, W, da = w.output_plan
+        Wb_t, z_out, head_train, out, d, d_t, gWb, W, da = w.output_plan
         Wb_t.dot(a_prev, z_out)
-        loss = head_train(z_out, t.T, out, d)
-        a_prev.dot(d.T, gWb)
+        loss = head_train(z_out, t_t, out, d)
+        a_prev.dot(d_t, gWb)
         if W is not None:
             W.dot(d, da)
 
-        for (i, layer, plain, deriv, param, h, act_out, d, da, gWb, a_in, W,
+        for (i, layer, plain, deriv, param, h, act_out, d, d_t, da, gWb, a_in, W,
              da_prev) in w.backward_plan:
             if not plain:
                 if layer.dropout:
@@ -429,9 +443,9 @@ class Network:
             if not plain and layer.batch_norm:
                 self._batch_norm_backward(layer, w, i, n, d)
             if a_in is None:
-                x_t.dot(d.T, gWb)
+                x_t.dot(d_t, gWb)
             else:
-                a_in.dot(d.T, gWb)
+                a_in.dot(d_t, gWb)
                 W.dot(d, da_prev)
 
         penalty = 0.0

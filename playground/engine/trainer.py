@@ -157,6 +157,7 @@ class Trainer:
         self._order = np.arange(len(x_train))  # the epoch's sample order (for the kernels)
         self._epoch_started = False
         self._ex, self._et = self._x_train_aug, self.t_train
+        self._batch_cache: tuple | None = None
         layers = len(network.layers)
         # Each step copies the buffer (parameters, gradients, update) into a block of
         # rows; a full block is turned into per-layer norms in a few vectorized calls.
@@ -220,7 +221,7 @@ class Trainer:
         L = len(net.layers)
         steps = np.empty(n_steps, dtype=np.int64)
         losses = np.empty(n_steps)
-        penalties = np.empty(n_steps)
+        penalties = np.zeros(n_steps)
         rates = np.empty(n_steps)
         norms = np.empty((n_steps, 3, L))
         evaluations: list[Evaluation] = []
@@ -232,55 +233,57 @@ class Trainer:
         buf, params, update, grad = net.buffer, net.params, net.update, net.grad
         rows, n_rows = self._history_rows, len(self._history_rows)
         row = first = 0  # the next history row, and the step that filled the first one
-        b, n_train = self.batch_size, len(self.x_train)
         l1, l2 = self.l1, self.l2
         schedule, drop_rng = self.schedule, self.dropout_rng
         constant_rate = type(schedule) is Constant
         eval_every = self.eval_every or 0
-        loss_and_grad, opt_step = net.loss_and_grad, opt.step
+        train_pass, opt_step = net.train_pass, opt.step
         add, copyto, isfinite = np.add, np.copyto, math.isfinite
         start = self.step
         done = 0
         lr = self.base_lr
-        pos, ex, et = self._pos, self._ex, self._et
-        for k in range(n_steps):
-            if pos >= n_train:
-                self._pos = pos
-                self._new_epoch()
-                pos, ex, et = 0, self._ex, self._et
-            end = pos + b
-            step = start + k
-            if not constant_rate:
-                lr = self.base_lr * schedule.factor(step)
-            loss, penalty = loss_and_grad(ex[pos:end], et[pos:end], drop_rng, None, l1, l2)
-            pos = end
-            opt_step(params, grad, update, lr)
-            add(params, update, params)
-            copyto(rows[row], buf)
-            row += 1
-            if row == n_rows:
-                self._reduce_norms(norms[first : first + row])
-                first, row = first + row, 0
-            total = loss + penalty
-            losses[k] = total
-            penalties[k] = penalty
-            rates[k] = lr
-            done = k + 1
-            if not isfinite(total):
-                self.step = step + 1
-                break
-            if eval_every and (step + 1) % eval_every == 0:
-                self.step = step + 1
-                ev = self.evaluate()
-                evaluations.append(ev)
-                if self._after_evaluation(ev):
-                    result.stopped = self.stopped
+        batches, j = self._batches()
+        with np.errstate(all="ignore"):  # a non-finite value is reported as divergence
+            for k in range(n_steps):
+                if j == len(batches):
+                    self._pos = len(self.x_train)
+                    self._new_epoch()
+                    batches, j = self._batches()
+                x_t, t_t, self._pos = batches[j]
+                j += 1
+                step = start + k
+                if not constant_rate:
+                    lr = self.base_lr * schedule.factor(step)
+                    rates[k] = lr
+                loss, penalty = train_pass(x_t, t_t, drop_rng, None, l1, l2)
+                opt_step(params, grad, update, lr)
+                add(params, update, params)
+                copyto(rows[row], buf)
+                row += 1
+                if row == n_rows:
+                    self._reduce_norms(norms[first : first + row])
+                    first, row = first + row, 0
+                total = loss + penalty
+                losses[k] = total
+                if penalty:
+                    penalties[k] = penalty
+                done = k + 1
+                if not isfinite(total):
+                    self.step = step + 1
                     break
-            if deadline is not None and (k & 15) == 15 and time.perf_counter() > deadline:
-                break
-        self._pos = pos
+                if eval_every and (step + 1) % eval_every == 0:
+                    self.step = step + 1
+                    ev = self.evaluate()
+                    evaluations.append(ev)
+                    if self._after_evaluation(ev):
+                        result.stopped = self.stopped
+                        break
+                if deadline is not None and (k & 15) == 15 and time.perf_counter() > deadline:
+                    break
         if row:
             self._reduce_norms(norms[first : first + row])
+        if constant_rate:
+            rates.fill(lr)
         self.step = start + done
         steps[:done] = np.arange(start + 1, start + done + 1)
         if done:
@@ -292,6 +295,33 @@ class Trainer:
                                                          norms[first])
                 result.diverged = self.diverged
         return self._trim(result, done)
+
+    def _batches(self) -> tuple[list[tuple[np.ndarray, np.ndarray, int]], int]:
+        """The current epoch's batches from ``_pos`` on, and the index of the next one.
+
+        Each batch is ``(x^T, t^T, end)``: the inputs with their row of ones and the
+        targets, laid out units x samples as contiguous arrays (what ``train_pass``
+        takes), and the position in the epoch after it. They are cut once per epoch
+        (the compiled runner may have moved ``_pos`` or the order in between).
+        """
+        pos, b = self._pos, self.batch_size
+        kept = self._batch_cache
+        if kept is not None and kept[0] is self._ex and kept[1] <= pos \
+                and (pos - kept[1]) % b == 0:
+            return kept[2], (pos - kept[1]) // b
+        if pos >= len(self.x_train):
+            self._new_epoch()
+            pos = self._pos
+        ex, et = self._ex[pos:], self._et[pos:]
+        full = len(ex) // b * b
+        xs = ex[:full].reshape(-1, b, ex.shape[1]).transpose(0, 2, 1).copy()
+        ts = et[:full].reshape(-1, b, et.shape[1]).transpose(0, 2, 1).copy()
+        batches = list(zip(xs, ts, range(pos + b, pos + full + 1, b)))
+        if full < len(ex):
+            # (like the compiled runner, a short last batch leaves the position past the end)
+            batches.append((ex[full:].T.copy(), et[full:].T.copy(), pos + full + b))
+        self._batch_cache = (self._ex, pos, batches)
+        return batches, 0
 
     def _reduce_norms(self, out: np.ndarray) -> None:
         """Per-layer norms (see ``StepLog.norms``) of the first ``len(out)`` history rows."""
