@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import activations as act
+from . import training_pass
 from .heads import CLASSIFICATION_HEADS, Head, check_head, make_head
 from .initializers import check_initializer, draw_weights, initial_bias, resolve
 
@@ -178,8 +179,8 @@ class _Work:
     shape (units, n): each unit's values over the batch are one contiguous row, the bias
     input is a trailing row of ones, and the softmax works on whole rows. (The public
     arrays, inputs and ``ForwardResult``, stay in the usual (n, units) layout.)
-    ``forward_plan`` and ``backward_plan`` hold, per hidden layer, everything a training
-    pass touches, so the hot loop does no look-ups.
+    ``train_pass`` is the training pass written out for these arrays (see
+    ``training_pass``).
     """
 
     def __init__(self, net: Network, n: int) -> None:
@@ -200,28 +201,10 @@ class _Work:
         self.zhat = [np.empty((layer.units, n)) if layer.batch_norm else None for layer in hidden]
         self.inv_std: list[np.ndarray | None] = [None] * len(hidden)
         self.out = np.empty((net.spec.n_outputs, n))
-        params = [_column_param(layer) for layer in hidden]
-        plain = [not (layer.batch_norm or layer.dropout) for layer in hidden]
-        self.forward_plan = [
-            (i, layer, plain[i], layer.Wb.T, act.FORWARD[layer.activation], params[i],
-             self.z[i], self.h[i], self.act[i], self.a_aug[i])
-            for i, layer in enumerate(hidden)
-        ]
-        self.backward_plan = [
-            (i, layer, plain[i] and layer.slope is None, act.DERIVATIVE[layer.activation],
-             params[i], self.h[i], self.act[i], self.d[i], self.d[i].T, self.da[i], layer.gWb,
-             self.a_aug[i - 1] if i > 0 else None, layer.Wb[:-1],
-             self.da[i - 1] if i > 0 else None)
-            for i, layer in reversed(list(enumerate(hidden)))
-        ]
-        out = net.output_layer
-        last = out.index
-        #: The output layer's part: its block transposed, z, the head's training pass,
-        #: the output, dL/dz and its transpose, the block's gradient, and (with hidden
-        #: layers) W and dL/da of the layer below.
-        self.output_plan = (out.Wb.T, self.z[last], net.head.train, self.out, self.d[last],
-                            self.d[last].T, out.gWb, out.Wb[:-1] if last else None,
-                            self.da[last - 1] if last else None)
+        #: The activation parameter of each hidden layer, shaped to broadcast.
+        self.params = [_column_param(layer) for layer in hidden]
+        #: The training pass for this batch size as straight-line code, and its source.
+        self.train_pass, self.source = training_pass.build(net, self)
 
 
 def _column_param(layer: Layer, dtype: type = np.float64) -> float | np.ndarray:
@@ -409,54 +392,26 @@ class Network:
         Fortran order make every ufunc call slower."""
         n = x_t.shape[1]
         w = self._work.get(n) or self._work_for(n)
-        multiply = np.multiply
-        a_prev = x_t
-        for i, layer, plain, Wb_t, fwd, param, z, h, act_out, a_aug in w.forward_plan:
-            Wb_t.dot(a_prev, z)
-            if plain:
-                fwd(z, act_out, param)
-            else:
-                if layer.batch_norm:
-                    self._batch_norm_forward(layer, w, i, n)
-                fwd(h, act_out, param)
-                if layer.dropout:
-                    self._dropout_forward(layer, w, i, n, dropout_rng, masks)
-            a_prev = a_aug
+        return w.train_pass(x_t, t_t, dropout_rng, masks, l1, l2)
 
-        Wb_t, z_out, head_train, out, d, d_t, gWb, W, da = w.output_plan
-        Wb_t.dot(a_prev, z_out)
-        loss = head_train(z_out, t_t, out, d)
-        a_prev.dot(d_t, gWb)
-        if W is not None:
-            W.dot(d, da)
+    def pass_for(self, n: int):
+        """The training pass for batches of ``n`` (``train_pass`` without the look-up)."""
+        return self._work_for(n).train_pass
 
-        for (i, layer, plain, deriv, param, h, act_out, d, d_t, da, gWb, a_in, W,
-             da_prev) in w.backward_plan:
-            if not plain:
-                if layer.dropout:
-                    multiply(da, w.masks[i], da)
-                if layer.slope is not None:
-                    # dL/dslope_j = sum over the batch of dL/da * min(h, 0).
-                    (da * np.minimum(h, 0.0)).dot(w.ones, out=layer.g_slope)
-            deriv(h, act_out, d, param)
-            multiply(d, da, d)
-            if not plain and layer.batch_norm:
-                self._batch_norm_backward(layer, w, i, n, d)
-            if a_in is None:
-                x_t.dot(d_t, gWb)
-            else:
-                a_in.dot(d_t, gWb)
-                W.dot(d, da_prev)
+    def _add_penalty_grad(self, l1: float, l2: float) -> float:
+        """Add the L1/L2 penalty's gradient to ``grad``; returns the penalty."""
+        penalty = self.penalty(l1, l2)
+        mask = self.weight_mask
+        if l2:
+            self.grad += (l2 * self.params) * mask
+        if l1:
+            self.grad += (l1 * np.sign(self.params)) * mask
+        return penalty
 
-        penalty = 0.0
-        if l2 or l1:
-            penalty = self.penalty(l1, l2)
-            mask = self.weight_mask
-            if l2:
-                self.grad += (l2 * self.params) * mask
-            if l1:
-                self.grad += (l1 * np.sign(self.params)) * mask
-        return loss, penalty
+    @staticmethod
+    def _prelu_slope_grad(layer: Layer, h: np.ndarray, da: np.ndarray, w: _Work) -> None:
+        """dL/dslope_j = sum over the batch of dL/da * min(h, 0)."""
+        (da * np.minimum(h, 0.0)).dot(w.ones, out=layer.g_slope)
 
     @staticmethod
     def _batch_norm_forward(layer: Layer, w: _Work, i: int, n: int) -> None:

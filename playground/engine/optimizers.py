@@ -236,39 +236,43 @@ class Adam(Optimizer):
     name = "adam"
 
     def __init__(self, n_params: int, **hyper) -> None:
-        super().__init__(n_params, **hyper)
-        self.m = np.zeros(n_params)
-        self.v = np.zeros(n_params)
+        # The two moments are the rows of one array, and so are their new terms, so one
+        # call on (2, P) arrays advances both: fewer calls, the same arithmetic.
+        self._moments = np.zeros((2, n_params))
+        self.m, self.v = self._moments
+        self._terms = np.empty((2, n_params))
+        self._gradient_term = self._terms[0]
         self._tmp = np.empty(n_params)
         self._shift, self._scale = self._scalar(), self._scalar()
+        super().__init__(n_params, **hyper)
 
     def _prepare(self):
-        h = self.hyper
-        self._k = tuple(self._scalar(x) for x in (
-            h["beta1"], 1.0 - h["beta1"], h["beta2"], 1.0 - h["beta2"]))
+        h, n = self.hyper, self.n_params
+        # Per-row factors as whole rows: a (2, 1) column broadcast over the rows would
+        # make the call slower than two separate ones.
+        self._decay = np.repeat([[h["beta1"]], [h["beta2"]]], n, axis=1)
+        self._gain = np.repeat([[1.0 - h["beta1"]], [1.0 - h["beta2"]]], n, axis=1)
 
     def _step(self, params, grad, out, lr):
         b1, b2, eps = self.hyper["beta1"], self.hyper["beta2"], self.hyper["epsilon"]
-        k_b1, k_1_b1, k_b2, k_1_b2 = self._k
         t = self.steps
-        m, v, tmp = self.m, self.v, self._tmp
-        multiply, add = np.multiply, np.add
-        multiply(m, k_b1, m)
-        multiply(grad, k_1_b1, tmp)
-        add(m, tmp, m)
-        multiply(grad, grad, tmp)
-        multiply(tmp, k_1_b2, tmp)
-        multiply(v, k_b2, v)
-        add(v, tmp, v)
+        moments, terms, tmp = self._moments, self._terms, self._tmp
+        multiply = np.multiply
+        # m = b1 m + (1 - b1) g and v = b2 v + (1 - b2) g^2, row by row.
+        np.copyto(self._gradient_term, grad)
+        multiply(grad, grad, terms[1])
+        multiply(terms, self._gain, terms)
+        multiply(moments, self._decay, moments)
+        np.add(moments, terms, moments)
         # m_hat / (sqrt(v_hat) + eps) = (c2 / c1) m / (sqrt(v) + c2 eps), with c1 = 1 - b1^t
         # and c2 = sqrt(1 - b2^t): one pass fewer over the parameters.
         c1 = 1.0 - b1**t
         c2 = math.sqrt(1.0 - b2**t)
         self._shift[()] = c2 * eps
         self._scale[()] = -lr * c2 / c1
-        np.sqrt(v, tmp)
-        add(tmp, self._shift, tmp)
-        np.divide(m, tmp, out)
+        np.sqrt(self.v, tmp)
+        np.add(tmp, self._shift, tmp)
+        np.divide(self.m, tmp, out)
         multiply(out, self._scale, out)
 
     def state(self):

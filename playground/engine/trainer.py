@@ -156,7 +156,11 @@ class Trainer:
         self._pos = len(x_train)  # forces a fresh epoch order on the first step
         self._order = np.arange(len(x_train))  # the epoch's sample order (for the kernels)
         self._epoch_started = False
-        self._ex, self._et = self._x_train_aug, self.t_train
+        # The training set units x samples, and row indices to gather batches with.
+        self._x_train_t = np.ascontiguousarray(self._x_train_aug.T)
+        self._t_train_t = np.ascontiguousarray(self.t_train.T)
+        self._x_units = np.arange(self._x_train_t.shape[0])[:, None]
+        self._t_units = np.arange(self._t_train_t.shape[0])[:, None]
         self._batch_cache: tuple | None = None
         layers = len(network.layers)
         # Each step copies the buffer (parameters, gradients, update) into a block of
@@ -186,10 +190,7 @@ class Trainer:
             self.epoch += 1
         self._epoch_started = True
         if self.shuffle:
-            order = self.batch_rng.permutation(len(self.x_train))
-            self._order = order
-            self._ex = self._x_train_aug[order]
-            self._et = self.t_train[order]
+            self._order = self.batch_rng.permutation(len(self.x_train))
         self._pos = 0
 
     def _choose_engine(self) -> compiled.CompiledRunner | None:
@@ -237,7 +238,7 @@ class Trainer:
         schedule, drop_rng = self.schedule, self.dropout_rng
         constant_rate = type(schedule) is Constant
         eval_every = self.eval_every or 0
-        train_pass, opt_step = net.train_pass, opt.step
+        opt_step = opt.step
         add, copyto, isfinite = np.add, np.copyto, math.isfinite
         start = self.step
         done = 0
@@ -249,7 +250,7 @@ class Trainer:
                     self._pos = len(self.x_train)
                     self._new_epoch()
                     batches, j = self._batches()
-                x_t, t_t, self._pos = batches[j]
+                x_t, t_t, self._pos, train_pass = batches[j]
                 j += 1
                 step = start + k
                 if not constant_rate:
@@ -296,31 +297,40 @@ class Trainer:
                 result.diverged = self.diverged
         return self._trim(result, done)
 
-    def _batches(self) -> tuple[list[tuple[np.ndarray, np.ndarray, int]], int]:
+    def _batches(self) -> tuple[list[tuple], int]:
         """The current epoch's batches from ``_pos`` on, and the index of the next one.
 
-        Each batch is ``(x^T, t^T, end)``: the inputs with their row of ones and the
-        targets, laid out units x samples as contiguous arrays (what ``train_pass``
-        takes), and the position in the epoch after it. They are cut once per epoch
-        (the compiled runner may have moved ``_pos`` or the order in between).
+        Each batch is ``(x^T, t^T, end, train_pass)``: the inputs with their row of ones
+        and the targets, laid out units x samples as contiguous arrays, the position in
+        the epoch after the batch, and the network's training pass for its size. They
+        are cut once per epoch order, in one gather each (the compiled runner may have
+        moved ``_pos`` or drawn a new order in between).
         """
-        pos, b = self._pos, self.batch_size
+        pos, b, order = self._pos, self.batch_size, self._order
         kept = self._batch_cache
-        if kept is not None and kept[0] is self._ex and kept[1] <= pos \
+        if kept is not None and kept[0] is order and kept[1] <= pos < len(order) \
                 and (pos - kept[1]) % b == 0:
             return kept[2], (pos - kept[1]) // b
-        if pos >= len(self.x_train):
+        if pos >= len(order):
             self._new_epoch()
-            pos = self._pos
-        ex, et = self._ex[pos:], self._et[pos:]
-        full = len(ex) // b * b
-        xs = ex[:full].reshape(-1, b, ex.shape[1]).transpose(0, 2, 1).copy()
-        ts = et[:full].reshape(-1, b, et.shape[1]).transpose(0, 2, 1).copy()
-        batches = list(zip(xs, ts, range(pos + b, pos + full + 1, b)))
-        if full < len(ex):
-            # (like the compiled runner, a short last batch leaves the position past the end)
-            batches.append((ex[full:].T.copy(), et[full:].T.copy(), pos + full + b))
-        self._batch_cache = (self._ex, pos, batches)
+            pos, order = self._pos, self._order
+        rest = order[pos:]
+        full = len(rest) // b * b
+        x_t, t_t = self._x_train_t, self._t_train_t
+        # Row r of batch j holds sample rest[j b + i] in column i: (batches, units, b).
+        columns = rest[:full].reshape(-1, 1, b)
+        xs = x_t[self._x_units, columns]
+        ts = t_t[self._t_units, columns]
+        train_pass = self.network.pass_for(b)
+        batches = [(xb, tb, end, train_pass)
+                   for xb, tb, end in zip(xs, ts, range(pos + b, pos + full + 1, b))]
+        if full < len(rest):
+            # (like the compiled runner, a short last batch leaves the position past
+            # the end of the epoch)
+            last = rest[full:]
+            batches.append((x_t[:, last], t_t[:, last], pos + full + b,
+                            self.network.pass_for(len(last))))
+        self._batch_cache = (order, pos, batches)
         return batches, 0
 
     def _reduce_norms(self, out: np.ndarray) -> None:

@@ -10,9 +10,8 @@ Per call the runner, in numpy:
 
 * walks the epochs as the trainer does (``Trainer._new_epoch`` draws each epoch's order
   from ``batch_rng``) and lists the sample rows of the steps in order; the kernel cuts
-  them into batches. Only the epoch still under way at the end of the call gets the
-  trainer's sorted copies of the data (``_ex``, ``_et``), which its numpy loop reads and
-  the kernel does not;
+  them into batches (the numpy loop cuts its own from the trainer's order when it takes
+  over);
 * draws the dropout numbers for all K steps with one ``dropout_rng.random`` call, which
   yields the same numbers, in the same order, as one call per step and layer;
 * computes the learning rate of each step from the schedule.
@@ -274,8 +273,6 @@ class CompiledRunner:
         tr._pos, tr.epoch, tr._epoch_started = pos, epoch, started
         if new_order:
             tr._order = order
-            tr._ex = tr._x_train_aug[order]
-            tr._et = tr.t_train[order]
         rows = parts[0] if len(parts) == 1 else np.concatenate(parts)
         return np.ascontiguousarray(rows, dtype=np.int64), left, epochs
 

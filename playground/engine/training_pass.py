@@ -1,0 +1,134 @@
+"""The training pass of one network at one batch size, written out as straight-line code.
+
+A training step on the playground's small networks costs a few dozen numpy calls of
+under a microsecond each, so the Python around them matters: a loop over the layers that
+unpacks each layer's arrays and tests its options costs about as much as the arithmetic
+of a layer. ``build`` therefore writes the pass for the layers at hand as the source of
+one function, with every array it touches bound to a name of its own, and compiles it,
+as ``dataclasses`` writes ``__init__`` methods. The formulas stay where they are written
+once: the generated code only calls the activations' forward and derivative functions,
+the head's training pass, the network's batch-norm and dropout helpers and the BLAS
+products, in the order of ``Network.loss_and_grad``'s docstring.
+
+The generated function is ``train_pass(x_t, t_t, rng, masks, l1, l2) -> (loss, penalty)``
+with ``x_t`` the augmented inputs (n_inputs + 1, n) and ``t_t`` the targets (outputs, n).
+``source`` gives its text, to read or to debug.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import activations as act
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .network import Network, _Work
+
+TrainPass = Callable[..., tuple[float, float]]
+
+
+class _Source:
+    """Lines of the function and the objects its names stand for."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.names: dict[str, Any] = {"multiply": np.multiply}
+
+    def bind(self, name: str, value: Any) -> str:
+        self.names[name] = value
+        return name
+
+    def emit(self, line: str) -> None:
+        self.lines.append("    " + line)
+
+
+def generate(net: Network, w: _Work) -> tuple[str, dict[str, Any]]:
+    """The source of the training pass for ``net`` on ``w``'s batch size, and the
+    objects its names refer to."""
+    src = _Source()
+    src.lines.append("def train_pass(x_t, t_t, rng, masks, l1, l2):")
+    n = w.ones.shape[0]
+    hidden = net.hidden_layers
+
+    # Forward: z = [W; b]^T a_prev, then batch norm, activation and dropout.
+    a_prev = "x_t"
+    for i, layer in enumerate(hidden):
+        src.emit(f"# layer {i + 1}: {layer.units} {layer.activation}")
+        block = src.bind(f"block{i}", layer.Wb.T)
+        z = src.bind(f"z{i}", w.z[i])
+        src.emit(f"{block}.dot({a_prev}, {z})")
+        if layer.batch_norm:
+            src.bind(f"layer{i}", layer)
+            src.emit(f"bn_forward(layer{i}, work, {i}, {n})")
+        h = src.bind(f"h{i}", w.h[i])
+        f = src.bind(f"f{i}", act.FORWARD[layer.activation])
+        p = src.bind(f"p{i}", w.params[i])
+        out = src.bind(f"act{i}", w.act[i])
+        src.emit(f"{f}({h}, {out}, {p})")
+        if layer.dropout:
+            src.bind(f"layer{i}", layer)
+            src.emit(f"dropout_forward(layer{i}, work, {i}, {n}, rng, masks)")
+        a_prev = src.bind(f"a_aug{i}", w.a_aug[i])
+
+    # Output layer and head.
+    last = net.output_layer.index
+    src.emit("# output and head")
+    src.bind("block_out", net.output_layer.Wb.T)
+    src.bind("z_out", w.z[last])
+    src.bind("head_train", net.head.train)
+    src.bind("out", w.out)
+    src.bind("d_out", w.d[last])
+    src.bind("d_out_t", w.d[last].T)
+    src.bind("g_out", net.output_layer.gWb)
+    src.emit(f"block_out.dot({a_prev}, z_out)")
+    src.emit("loss = head_train(z_out, t_t, out, d_out)")
+    src.emit(f"{a_prev}.dot(d_out_t, g_out)")
+    if hidden:
+        src.bind("w_out", net.output_layer.Wb[:-1])
+        src.emit(f"w_out.dot(d_out, da{last - 1})")
+
+    # Backward: dL/dz of each hidden layer from dL/da, then its gradient and dL/da below.
+    for i in reversed(range(len(hidden))):
+        layer = hidden[i]
+        src.emit(f"# layer {i + 1}, backward")
+        da = src.bind(f"da{i}", w.da[i])
+        d = src.bind(f"d{i}", w.d[i])
+        src.bind(f"d{i}_t", w.d[i].T)
+        if layer.dropout:
+            src.bind(f"mask{i}", w.masks[i])
+            src.emit(f"multiply({da}, mask{i}, {da})")
+        if layer.slope is not None:
+            src.bind(f"layer{i}", layer)
+            src.emit(f"prelu_slope_grad(layer{i}, h{i}, {da}, work)")
+        src.bind(f"df{i}", act.DERIVATIVE[layer.activation])
+        src.emit(f"df{i}(h{i}, act{i}, {d}, p{i})")
+        src.emit(f"multiply({d}, {da}, {d})")
+        if layer.batch_norm:
+            src.emit(f"bn_backward(layer{i}, work, {i}, {n}, {d})")
+        below = "x_t" if i == 0 else f"a_aug{i - 1}"
+        src.bind(f"g{i}", layer.gWb)
+        src.emit(f"{below}.dot(d{i}_t, g{i})")
+        if i > 0:
+            src.bind(f"w{i}", layer.Wb[:-1])
+            src.emit(f"w{i}.dot({d}, da{i - 1})")
+
+    src.emit("if l1 or l2:")
+    src.emit("    return loss, add_penalty(l1, l2)")
+    src.emit("return loss, 0.0")
+    src.names.update(work=w, bn_forward=net._batch_norm_forward,
+                     bn_backward=net._batch_norm_backward,
+                     dropout_forward=net._dropout_forward,
+                     prelu_slope_grad=net._prelu_slope_grad,
+                     add_penalty=net._add_penalty_grad)
+    return "\n".join(src.lines) + "\n", src.names
+
+
+def build(net: Network, w: _Work) -> tuple[TrainPass, str]:
+    """The compiled training pass for ``net`` at ``w``'s batch size, and its source."""
+    source, names = generate(net, w)
+    code = compile(source, f"<training pass, batch of {w.ones.shape[0]}>", "exec")
+    exec(code, names)  # noqa: S102 - our own source, built above from the layer list
+    return names["train_pass"], source
