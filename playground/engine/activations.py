@@ -15,6 +15,7 @@ network can be described by plain integer arrays, which is what a compiled kerne
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import numpy as np
@@ -101,17 +102,6 @@ def sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return out
 
 
-# --- linear -------------------------------------------------------------------------------
-def _linear(z, out, alpha):
-    np.copyto(out, z)
-    return out
-
-
-def _linear_d(z, a, out, alpha):
-    out.fill(1.0)
-    return out
-
-
 # --- sigmoid ------------------------------------------------------------------------------
 def _sigmoid(z, out, alpha):
     return sigmoid(z, out)
@@ -123,18 +113,7 @@ def _sigmoid_d(z, a, out, alpha):
     return out
 
 
-# --- tanh ---------------------------------------------------------------------------------
-def _tanh(z, out, alpha):
-    return np.tanh(z, out)
-
-
-def _tanh_d(z, a, out, alpha):
-    np.multiply(a, a, out)
-    np.subtract(CONSTANTS[out.dtype].one, out, out)
-    return out
-
-
-# --- relu ---------------------------------------------------------------------------------
+# --- zeros for np.maximum -----------------------------------------------------------------
 _ZEROS: dict[tuple[tuple[int, ...], np.dtype], np.ndarray] = {}
 
 
@@ -154,13 +133,49 @@ def _zeros_like(a: np.ndarray) -> np.ndarray:
     return zeros
 
 
-def _relu(z, out, alpha):
-    return np.maximum(z, _zeros_like(out), out=out)
-
-
-def _relu_d(z, a, out, alpha):
+# --- linear, tanh and relu: a few ufunc calls each -----------------------------------------
+#: The forward pass and the derivative of these activations as lines of source over the
+#: names ``z`` (the input), ``a`` (f(z), for the derivative), ``out``, the constant
+#: ``one`` and ``zeros`` (zeros shaped like ``out``), all in ``out``'s dtype. The
+#: functions in FORWARD and DERIVATIVE are compiled from these lines, and the training
+#: pass writes them into its own code rather than calling the functions (see
+#: ``training_pass``), so each formula is still written once.
+INLINE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "linear": (("copyto(out, z)",),
+               ("copyto(out, one)",)),
+    "tanh": (("tanh(z, out)",),
+             ("multiply(a, a, out)", "subtract(one, out, out)")),
     # a = max(z, 0) >= 0, so sign(a) is 1 where z > 0 and 0 elsewhere.
-    return np.sign(a, out)
+    "relu": (("maximum(z, zeros, out=out)",),
+             ("sign(a, out)",)),
+}
+#: The functions the lines of INLINE call.
+INLINE_NAMES: dict[str, object] = {
+    "copyto": np.copyto, "tanh": np.tanh, "multiply": np.multiply,
+    "subtract": np.subtract, "maximum": np.maximum, "sign": np.sign,
+}
+
+
+def _compiled(name: str, lines: tuple[str, ...], derivative: bool) -> Callable:
+    """A FORWARD (or DERIVATIVE) function made of ``lines`` (see INLINE)."""
+    text = "\n".join(lines)
+    body = []
+    if re.search(r"\bone\b", text):
+        body.append("one = CONSTANTS[out.dtype].one")
+    if re.search(r"\bzeros\b", text):
+        body.append("zeros = _zeros_like(out)")
+    body += [*lines, "return out"]
+    function = f"_{name}_d" if derivative else f"_{name}"
+    args = "z, a, out, alpha" if derivative else "z, out, alpha"
+    source = f"def {function}({args}):\n" + "".join(f"    {line}\n" for line in body)
+    names = {**INLINE_NAMES, "CONSTANTS": CONSTANTS, "_zeros_like": _zeros_like}
+    exec(compile(source, f"<activation {name}>", "exec"), names)  # noqa: S102 - INLINE
+    return names[function]
+
+
+_linear, _linear_d = (_compiled("linear", lines, d) for d, lines in enumerate(INLINE["linear"]))
+_tanh, _tanh_d = (_compiled("tanh", lines, d) for d, lines in enumerate(INLINE["tanh"]))
+_relu, _relu_d = (_compiled("relu", lines, d) for d, lines in enumerate(INLINE["relu"]))
 
 
 # --- leaky relu and prelu (alpha is a scalar or one slope per unit) -----------------------

@@ -17,6 +17,7 @@ with ``x_t`` the augmented inputs (n_inputs + 1, n) and ``t_t`` the targets (out
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -25,9 +26,13 @@ import numpy as np
 from . import activations as act
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .network import Network, _Work
+    from .network import Layer, Network, _Work
 
 TrainPass = Callable[..., tuple[float, float]]
+
+
+#: A name in a line of ``activations.INLINE`` (not the keyword of ``out=``).
+_INLINE_NAME = re.compile(r"\b(z|a|out|one|zeros)\b(?!=)")
 
 
 class _Source:
@@ -35,7 +40,7 @@ class _Source:
 
     def __init__(self) -> None:
         self.lines: list[str] = []
-        self.names: dict[str, Any] = {"multiply": np.multiply}
+        self.names: dict[str, Any] = {**act.INLINE_NAMES, "one": act.F64.one}
 
     def bind(self, name: str, value: Any) -> str:
         self.names[name] = value
@@ -43,6 +48,26 @@ class _Source:
 
     def emit(self, line: str) -> None:
         self.lines.append("    " + line)
+
+    def activation(self, layer: Layer, derivative: bool, i: int, out: str) -> None:
+        """Layer ``i``'s activation (or its derivative) into ``out``: the lines of
+        ``activations.INLINE`` where it has them, else a call of its function."""
+        inline = act.INLINE.get(layer.activation)
+        if inline is None:
+            if derivative:
+                self.bind(f"df{i}", act.DERIVATIVE[layer.activation])
+                self.emit(f"df{i}(h{i}, act{i}, {out}, p{i})")
+            else:
+                self.bind(f"f{i}", act.FORWARD[layer.activation])
+                self.emit(f"f{i}(h{i}, act{i}, p{i})")
+            return
+        names = {"z": f"h{i}", "a": f"act{i}", "out": out, "one": "one", "zeros": f"zeros{i}"}
+        for line in inline[derivative]:
+            if "zeros" in line:
+                zeros = np.zeros_like(self.names[f"act{i}"])
+                zeros.flags.writeable = False
+                self.bind(f"zeros{i}", zeros)
+            self.emit(_INLINE_NAME.sub(lambda m: names[m.group(1)], line))
 
 
 def generate(net: Network, w: _Work) -> tuple[str, dict[str, Any]]:
@@ -63,11 +88,10 @@ def generate(net: Network, w: _Work) -> tuple[str, dict[str, Any]]:
         if layer.batch_norm:
             src.bind(f"layer{i}", layer)
             src.emit(f"bn_forward(layer{i}, work, {i}, {n})")
-        h = src.bind(f"h{i}", w.h[i])
-        f = src.bind(f"f{i}", act.FORWARD[layer.activation])
-        p = src.bind(f"p{i}", w.params[i])
-        out = src.bind(f"act{i}", w.act[i])
-        src.emit(f"{f}({h}, {out}, {p})")
+        src.bind(f"h{i}", w.h[i])
+        src.bind(f"p{i}", w.params[i])
+        src.bind(f"act{i}", w.act[i])
+        src.activation(layer, False, i, f"act{i}")
         if layer.dropout:
             src.bind(f"layer{i}", layer)
             src.emit(f"dropout_forward(layer{i}, work, {i}, {n}, rng, masks)")
@@ -103,8 +127,7 @@ def generate(net: Network, w: _Work) -> tuple[str, dict[str, Any]]:
         if layer.slope is not None:
             src.bind(f"layer{i}", layer)
             src.emit(f"prelu_slope_grad(layer{i}, h{i}, {da}, work)")
-        src.bind(f"df{i}", act.DERIVATIVE[layer.activation])
-        src.emit(f"df{i}(h{i}, act{i}, {d}, p{i})")
+        src.activation(layer, True, i, d)
         src.emit(f"multiply({d}, {da}, {d})")
         if layer.batch_norm:
             src.emit(f"bn_backward(layer{i}, work, {i}, {n}, {d})")
