@@ -23,6 +23,11 @@ import numpy as np
 from .activations import F64, sigmoid, softmax
 
 HEADS: tuple[str, ...] = ("sigmoid", "softmax", "linear", "classic")
+#: The functions the lines of ``Head.train_code`` call.
+INLINE_NAMES: dict[str, object] = {
+    "copyto": np.copyto, "exp": np.exp, "logaddexp": np.logaddexp, "multiply": np.multiply,
+    "subtract": np.subtract, "tanh": np.tanh,
+}
 CLASSIFICATION_HEADS = frozenset({"sigmoid", "softmax", "classic"})
 
 
@@ -52,6 +57,7 @@ class Head:
 
     def __init__(self) -> None:
         self._per_n: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._compiled_train: dict[tuple[int, ...], tuple] = {}
 
     def batch_constants(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """For a batch of n: a vector of n ones (``x.dot(ones)`` sums faster than
@@ -90,15 +96,29 @@ class Head:
 
         Writes the output into ``a`` and ``dL/dz`` into ``d`` and returns the mean loss.
         The training path keeps a layer's values unit by unit with the batch innermost, so
-        every row is one contiguous vector; the subclasses compute the same three formulas
-        as ``forward``, ``loss`` and ``delta``, sharing intermediate results.
+        every row is one contiguous vector. The pass is ``train_code``'s lines, compiled
+        once for these ``z`` and ``d`` (the training pass inlines the same lines).
         """
-        zt, at = z.T, np.empty((z.shape[1], z.shape[0]))
-        self.forward(zt, at)
-        a[...] = at.T
-        loss = self.loss(zt, at, t.T)
-        d[...] = self.delta(zt, at, t.T, np.empty_like(at)).T
-        return loss
+        kept = self._compiled_train.get(z.shape)
+        if kept is None or kept[0] is not z or kept[1] is not d:
+            if len(self._compiled_train) > 8:
+                self._compiled_train.clear()
+            lines, names = self.train_code(z, d)
+            source = "def train(z, t, a, d):\n" + "".join(
+                f"    {line}\n" for line in (*lines, "return float(loss)"))
+            names = {**INLINE_NAMES, **names}
+            exec(compile(source, f"<{self.name} head>", "exec"), names)  # noqa: S102
+            kept = self._compiled_train[z.shape] = (z, d, names["train"])
+        return kept[2](z, t, a, d)
+
+    def train_code(self, z: np.ndarray, d: np.ndarray) -> tuple[tuple[str, ...], dict]:
+        """The training pass as lines of source over the names ``z`` (the logits),
+        ``t`` (the targets), ``a`` (the output) and ``d`` (dL/dz), all (k, n), that set
+        ``loss`` to the mean loss over the batch; and the other names the lines use (work
+        arrays made for these ``z`` and ``d``, and constants). They call only the
+        functions in INLINE_NAMES. Each head writes its three formulas (``forward``,
+        ``loss``, ``delta``) here once more, sharing intermediate results."""
+        raise NotImplementedError
 
     def accuracy(self, a: np.ndarray, y: np.ndarray) -> float | None:
         if not self.is_classifier or len(y) == 0:
@@ -123,18 +143,19 @@ class SigmoidHead(Head):
         out *= 1.0 / z.shape[0]
         return out
 
-    def train(self, z, t, a, d):
+    def train_code(self, z, d):
         n = z.shape[1]
         ones, inv_n = self.batch_constants(n)
         # With sp = softplus(z): the loss is sp - t z, and log p = z - sp, so that
         # p = exp(z - sp) comes from one exp instead of the four calls of ``sigmoid``.
-        np.logaddexp(F64.zero, z, d)
-        loss = d.dot(ones)[0] - t.dot(z[0])[0]
-        np.subtract(z, d, a)
-        np.exp(a, a)
-        np.subtract(a, t, d)
-        np.multiply(d, inv_n, d)
-        return float(loss) / n
+        lines = ("logaddexp(zero, z, d)",
+                 "loss = (d.dot(ones)[0] - t.dot(z_row)[0]) / n",
+                 "subtract(z, d, a)",
+                 "exp(a, a)",
+                 "subtract(a, t, d)",
+                 "multiply(d, inv_n, d)")
+        return lines, {"zero": F64.zero, "ones": ones, "z_row": z[0], "n": float(n),
+                       "inv_n": inv_n}
 
     def encode(self, y, n_outputs):
         return np.asarray(y, dtype=np.float64).reshape(-1, 1).copy()
@@ -159,38 +180,27 @@ class SoftmaxHead(Head):
         lse = _logsumexp_rows(z)
         return (float(lse.sum()) - float(np.vdot(t, z))) / z.shape[0]
 
-    def train(self, z, t, a, d):
+    def train_code(self, z, d):
         k, n = z.shape
-        rows, lse, lse_row, ones_k1, tz, tz_flat, ones_kn = self._scratch(z)
-        inv_n = self.batch_constants(n)[1]
         # logsumexp(z) over the k rows, pairwise: logaddexp needs no shift by the
         # maximum. A (k, 1) x (1, n) product spreads it over the rows (a ufunc that
         # broadcasts a row runs far slower than one on whole arrays); then
         # log P = z - logsumexp(z), the loss is -sum(t log P), and P - t gives dL/dz.
-        np.logaddexp(rows[0], rows[1], lse)
-        for row in rows[2:]:
-            np.logaddexp(lse, row, lse)
-        ones_k1.dot(lse_row, a)
-        np.subtract(z, a, a)
-        np.multiply(t, a, tz)
-        loss = -tz_flat.dot(ones_kn)
-        np.exp(a, a)
-        np.subtract(a, t, d)
-        np.multiply(d, inv_n, d)
-        return float(loss) / n
-
-    def _scratch(self, z: np.ndarray) -> tuple:
-        """Work arrays for ``train`` on this ``z``, kept with views of its rows."""
-        bufs = self.__dict__.setdefault("_bufs", {})
-        kept = bufs.get(z.shape)
-        if kept is None or kept[0] is not z:
-            k, n = z.shape
-            if len(bufs) > 8:
-                bufs.clear()
-            lse, tz = np.empty(n), np.empty((k, n))
-            kept = bufs[z.shape] = (z, (list(z), lse, lse.reshape(1, n), np.ones((k, 1)),
-                                        tz, tz.reshape(-1), np.ones(k * n)))
-        return kept[1]
+        lines = ("logaddexp(row0, row1, lse)",
+                 *(f"logaddexp(lse, row{j}, lse)" for j in range(2, k)),
+                 "ones_k1.dot(lse_row, a)",
+                 "subtract(z, a, a)",
+                 "multiply(t, a, tz)",
+                 "loss = -tz_flat.dot(ones_kn) / n",
+                 "exp(a, a)",
+                 "subtract(a, t, d)",
+                 "multiply(d, inv_n, d)")
+        lse, tz = np.empty(n), np.empty((k, n))
+        names = {f"row{j}": row for j, row in enumerate(z)}
+        names.update(lse=lse, lse_row=lse.reshape(1, n), ones_k1=np.ones((k, 1)), tz=tz,
+                     tz_flat=tz.reshape(-1), ones_kn=np.ones(k * n), n=float(n),
+                     inv_n=self.batch_constants(n)[1])
+        return lines, names
 
     def delta(self, z, a, t, out):
         np.subtract(a, t, out=out)
@@ -244,15 +254,14 @@ class LinearHead(Head):
         out *= 1.0 / z.shape[0]
         return out
 
-    def train(self, z, t, a, d):
+    def train_code(self, z, d):
         n = z.shape[1]
-        inv_n = self.batch_constants(n)[1]
-        np.copyto(a, z)
-        np.subtract(z, t, d)
-        dr = d.ravel()
-        loss = 0.5 * dr.dot(dr) / n
-        np.multiply(d, inv_n, d)
-        return float(loss)
+        lines = ("copyto(a, z)",
+                 "subtract(z, t, d)",
+                 "loss = 0.5 * d_flat.dot(d_flat) / n",
+                 "multiply(d, inv_n, d)")
+        return lines, {"d_flat": d.reshape(-1), "n": float(n),
+                       "inv_n": self.batch_constants(n)[1]}
 
     def encode(self, y, n_outputs):
         return np.asarray(y, dtype=np.float64).reshape(-1, n_outputs).copy()
@@ -277,18 +286,17 @@ class ClassicHead(Head):
         out *= 1.0 / z.shape[0]
         return out
 
-    def train(self, z, t, a, d):
+    def train_code(self, z, d):
         n = z.shape[1]
-        inv_n = self.batch_constants(n)[1]
-        np.tanh(z, a)
-        np.subtract(a, t, d)
-        dr = d.ravel()
-        loss = 0.5 * dr.dot(dr) / n
-        slope = a * a
-        np.subtract(F64.one, slope, slope)
-        np.multiply(d, slope, d)
-        np.multiply(d, inv_n, d)
-        return float(loss)
+        lines = ("tanh(z, a)",
+                 "subtract(a, t, d)",
+                 "loss = 0.5 * d_flat.dot(d_flat) / n",
+                 "multiply(a, a, slope)",
+                 "subtract(one, slope, slope)",
+                 "multiply(d, slope, d)",
+                 "multiply(d, inv_n, d)")
+        return lines, {"d_flat": d.reshape(-1), "slope": np.empty_like(z), "one": F64.one,
+                       "n": float(n), "inv_n": self.batch_constants(n)[1]}
 
     def encode(self, y, n_outputs):
         return (2.0 * np.asarray(y, dtype=np.float64) - 1.0).reshape(-1, 1)

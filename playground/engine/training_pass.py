@@ -6,8 +6,9 @@ unpacks each layer's arrays and tests its options costs about as much as the ari
 of a layer. ``build`` therefore writes the pass for the layers at hand as the source of
 one function, with every array it touches bound to a name of its own, and compiles it,
 as ``dataclasses`` writes ``__init__`` methods. The formulas stay where they are written
-once: the generated code only calls the activations' forward and derivative functions,
-the head's training pass, the network's batch-norm and dropout helpers and the BLAS
+once: the generated code copies in the lines that the activations and the head give for
+themselves (``activations.INLINE``, ``Head.train_code``), and otherwise calls the
+activations' functions, the network's batch-norm and dropout helpers and the BLAS
 products, in the order of ``Network.loss_and_grad``'s docstring.
 
 The generated function is ``train_pass(x_t, t_t, rng, masks, l1, l2) -> (loss, penalty)``
@@ -24,8 +25,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import activations as act
+from . import heads
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .heads import Head
     from .network import Layer, Network, _Work
 
 TrainPass = Callable[..., tuple[float, float]]
@@ -40,7 +43,8 @@ class _Source:
 
     def __init__(self) -> None:
         self.lines: list[str] = []
-        self.names: dict[str, Any] = {**act.INLINE_NAMES, "one": act.F64.one}
+        self.names: dict[str, Any] = {**act.INLINE_NAMES, **heads.INLINE_NAMES,
+                                      "one": act.F64.one}
 
     def bind(self, name: str, value: Any) -> str:
         self.names[name] = value
@@ -68,6 +72,17 @@ class _Source:
                 zeros.flags.writeable = False
                 self.bind(f"zeros{i}", zeros)
             self.emit(_INLINE_NAME.sub(lambda m: names[m.group(1)], line))
+
+    def head(self, head: Head, z: np.ndarray, d: np.ndarray) -> None:
+        """The head's training pass (``Head.train_code``) on z_out, t_t, out and d_out,
+        setting ``loss``; the head's own names get the prefix ``head_``."""
+        lines, own = head.train_code(z, d)
+        names = {"z": "z_out", "t": "t_t", "a": "out", "d": "d_out", "loss": "loss"}
+        for name, value in own.items():
+            names[name] = self.bind(f"head_{name}", value)
+        pattern = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b(?!=)")
+        for line in lines:
+            self.emit(pattern.sub(lambda m: names[m.group(1)], line))
 
 
 def generate(net: Network, w: _Work) -> tuple[str, dict[str, Any]]:
@@ -102,13 +117,12 @@ def generate(net: Network, w: _Work) -> tuple[str, dict[str, Any]]:
     src.emit("# output and head")
     src.bind("block_out", net.output_layer.Wb.T)
     src.bind("z_out", w.z[last])
-    src.bind("head_train", net.head.train)
     src.bind("out", w.out)
     src.bind("d_out", w.d[last])
     src.bind("d_out_t", w.d[last].T)
     src.bind("g_out", net.output_layer.gWb)
     src.emit(f"block_out.dot({a_prev}, z_out)")
-    src.emit("loss = head_train(z_out, t_t, out, d_out)")
+    src.head(net.head, w.z[last], w.d[last])
     src.emit(f"{a_prev}.dot(d_out_t, g_out)")
     if hidden:
         src.bind("w_out", net.output_layer.Wb[:-1])
