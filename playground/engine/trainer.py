@@ -156,11 +156,9 @@ class Trainer:
         self._pos = len(x_train)  # forces a fresh epoch order on the first step
         self._order = np.arange(len(x_train))  # the epoch's sample order (for the kernels)
         self._epoch_started = False
-        # The training set units x samples, and row indices to gather batches with.
-        self._x_train_t = np.ascontiguousarray(self._x_train_aug.T)
-        self._t_train_t = np.ascontiguousarray(self.t_train.T)
-        self._x_units = np.arange(self._x_train_t.shape[0])[:, None]
-        self._t_units = np.arange(self._t_train_t.shape[0])[:, None]
+        # Each sample's inputs (with the 1 of the bias) and targets in one row, so that
+        # one gather cuts both for an epoch.
+        self._samples = np.concatenate([self._x_train_aug, self.t_train], axis=1)
         self._batch_cache: tuple | None = None
         layers = len(network.layers)
         # Each step copies the buffer (parameters, gradients, update) into a block of
@@ -243,18 +241,32 @@ class Trainer:
         start = self.step
         done = 0
         lr = self.base_lr
+
+        def check_after(k: int) -> int:
+            """The first step index after k at which to evaluate or look at the clock
+            (every 16 steps)."""
+            later = [n_steps]
+            if eval_every:
+                later.append(k + eval_every - (start + k + 1) % eval_every)
+            if deadline is not None:
+                later.append((k + 1) | 15)
+            return min(later)
+
+        next_check = check_after(-1)
         batches, j = self._batches()
+        n_batches = len(batches)
+        pos = self._pos
         with np.errstate(all="ignore"):  # a non-finite value is reported as divergence
             for k in range(n_steps):
-                if j == len(batches):
+                if j == n_batches:
                     self._pos = len(self.x_train)
                     self._new_epoch()
                     batches, j = self._batches()
-                x_t, t_t, self._pos, train_pass = batches[j]
+                    n_batches = len(batches)
+                x_t, t_t, pos, train_pass = batches[j]
                 j += 1
-                step = start + k
                 if not constant_rate:
-                    lr = self.base_lr * schedule.factor(step)
+                    lr = self.base_lr * schedule.factor(start + k)
                     rates[k] = lr
                 loss, penalty = train_pass(x_t, t_t, drop_rng, None, l1, l2)
                 opt_step(params, grad, update, lr)
@@ -264,23 +276,32 @@ class Trainer:
                 if row == n_rows:
                     self._reduce_norms(norms[first : first + row])
                     first, row = first + row, 0
-                total = loss + penalty
-                losses[k] = total
                 if penalty:
                     penalties[k] = penalty
-                done = k + 1
-                if not isfinite(total):
-                    self.step = step + 1
+                    loss += penalty
+                losses[k] = loss
+                if not isfinite(loss):
+                    done = k + 1
                     break
-                if eval_every and (step + 1) % eval_every == 0:
-                    self.step = step + 1
-                    ev = self.evaluate()
-                    evaluations.append(ev)
-                    if self._after_evaluation(ev):
-                        result.stopped = self.stopped
+                if k == next_check:
+                    self._pos = pos
+                    step = start + k + 1
+                    if eval_every and step % eval_every == 0:
+                        self.step = step
+                        ev = self.evaluate()
+                        evaluations.append(ev)
+                        if self._after_evaluation(ev):
+                            result.stopped = self.stopped
+                            done = k + 1
+                            break
+                    if deadline is not None and (k & 15) == 15 \
+                            and time.perf_counter() > deadline:
+                        done = k + 1
                         break
-                if deadline is not None and (k & 15) == 15 and time.perf_counter() > deadline:
-                    break
+                    next_check = check_after(k)
+            else:
+                done = n_steps
+        self._pos = pos
         if row:
             self._reduce_norms(norms[first : first + row])
         if constant_rate:
@@ -303,8 +324,8 @@ class Trainer:
         Each batch is ``(x^T, t^T, end, train_pass)``: the inputs with their row of ones
         and the targets, laid out units x samples as contiguous arrays, the position in
         the epoch after the batch, and the network's training pass for its size. They
-        are cut once per epoch order, in one gather each (the compiled runner may have
-        moved ``_pos`` or drawn a new order in between).
+        are cut once per epoch order, in one gather (the compiled runner may have moved
+        ``_pos`` or drawn a new order in between).
         """
         pos, b, order = self._pos, self.batch_size, self._order
         kept = self._batch_cache
@@ -316,20 +337,19 @@ class Trainer:
             pos, order = self._pos, self._order
         rest = order[pos:]
         full = len(rest) // b * b
-        x_t, t_t = self._x_train_t, self._t_train_t
-        # Row r of batch j holds sample rest[j b + i] in column i: (batches, units, b).
-        columns = rest[:full].reshape(-1, 1, b)
-        xs = x_t[self._x_units, columns]
-        ts = t_t[self._t_units, columns]
+        n_x = self._x_train_aug.shape[1]
+        # Batch j, units x samples: rows[j, :, i] holds sample rest[j b + i].
+        rows = self._samples.take(rest[:full], axis=0)
+        rows = rows.reshape(-1, b, rows.shape[1]).transpose(0, 2, 1).copy()
         train_pass = self.network.pass_for(b)
-        batches = [(xb, tb, end, train_pass)
-                   for xb, tb, end in zip(xs, ts, range(pos + b, pos + full + 1, b))]
+        batches = list(zip(rows[:, :n_x], rows[:, n_x:], range(pos + b, pos + full + 1, b),
+                           [train_pass] * (full // b)))
         if full < len(rest):
             # (like the compiled runner, a short last batch leaves the position past
             # the end of the epoch)
-            last = rest[full:]
-            batches.append((x_t[:, last], t_t[:, last], pos + full + b,
-                            self.network.pass_for(len(last))))
+            last = self._samples.take(rest[full:], axis=0).T.copy()
+            batches.append((last[:n_x], last[n_x:], pos + full + b,
+                            self.network.pass_for(len(rest) - full)))
         self._batch_cache = (order, pos, batches)
         return batches, 0
 
