@@ -73,6 +73,16 @@ class _Source:
                 self.bind(f"zeros{i}", zeros)
             self.emit(_INLINE_NAME.sub(lambda m: names[m.group(1)], line))
 
+    def stacked_derivative(self, layer: Layer, first: int, last: int, w: _Work) -> None:
+        """The derivative of layers ``first`` to ``last`` (which share ``layer``'s
+        activation) into their dL/dz, in one go over the stacked outputs."""
+        a = self.bind(f"act_s{first}", w.a_stack[first : last + 1])
+        out = self.bind(f"d_s{first}", w.d_stack[first : last + 1])
+        names = {"a": a, "out": out, "one": "one"}
+        self.emit(f"# the derivative of layers {first + 1} to {last + 1} at once")
+        for line in act.INLINE[layer.activation][1]:
+            self.emit(_INLINE_NAME.sub(lambda m: names[m.group(1)], line))
+
     def head(self, head: Head, z: np.ndarray, d: np.ndarray) -> None:
         """The head's training pass (``Head.train_code``) on z_out, t_t, out and d_out,
         setting ``loss``; the head's own names get the prefix ``head_``."""
@@ -112,6 +122,13 @@ def generate(net: Network, w: _Work) -> tuple[str, dict[str, Any]]:
             src.emit(f"dropout_forward(layer{i}, work, {i}, {n}, rng, masks)")
         a_prev = src.bind(f"a_aug{i}", w.a_aug[i])
 
+    # Runs of stacked layers whose derivative needs only their outputs: it is taken now,
+    # for each run at once, and the backward pass only multiplies it in.
+    runs = _stacked_runs(net, w)
+    for first, last in runs:
+        src.stacked_derivative(hidden[first], first, last, w)
+    in_runs = {i for first, last in runs for i in range(first, last + 1)}
+
     # Output layer and head.
     last = net.output_layer.index
     src.emit("# output and head")
@@ -141,7 +158,8 @@ def generate(net: Network, w: _Work) -> tuple[str, dict[str, Any]]:
         if layer.slope is not None:
             src.bind(f"layer{i}", layer)
             src.emit(f"prelu_slope_grad(layer{i}, h{i}, {da}, work)")
-        src.activation(layer, True, i, d)
+        if i not in in_runs:
+            src.activation(layer, True, i, d)
         src.emit(f"multiply({d}, {da}, {d})")
         if layer.batch_norm:
             src.emit(f"bn_backward(layer{i}, work, {i}, {n}, {d})")
@@ -161,6 +179,25 @@ def generate(net: Network, w: _Work) -> tuple[str, dict[str, Any]]:
                      prelu_slope_grad=net._prelu_slope_grad,
                      add_penalty=net._add_penalty_grad)
     return "\n".join(src.lines) + "\n", src.names
+
+
+def _stacked_runs(net: Network, w: _Work) -> list[tuple[int, int]]:
+    """(first, last) of each run of two or more consecutive hidden layers with the same
+    inlined activation whose derivative reads only the outputs, when ``w`` stacks them."""
+    if not w.stacked:
+        return []
+    runs: list[tuple[int, int]] = []
+    hidden = net.hidden_layers
+    for i, layer in enumerate(hidden):
+        lines = act.INLINE.get(layer.activation, (None, None))[1]
+        fits = lines is not None and not any(re.search(r"\bz\b", line) for line in lines)
+        if not fits:
+            continue
+        if runs and runs[-1][1] == i - 1 and hidden[i - 1].activation == layer.activation:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    return [(first, last) for first, last in runs if last > first]
 
 
 def build(net: Network, w: _Work) -> tuple[TrainPass, str]:

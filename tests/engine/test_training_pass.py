@@ -1,0 +1,128 @@
+"""The generated training pass, the heads' training lines and the trainer's check schedule."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from playground.engine import LayerSpec, Network, NetworkSpec, Trainer, make_optimizer
+from playground.engine import activations as act
+from playground.engine.heads import HEADS, make_head
+
+from .helpers import labels_for
+
+
+def _net(head: str, layers: tuple[LayerSpec, ...], seed: int = 0) -> Network:
+    k = {"softmax": 3, "linear": 2}.get(head, 1)
+    return Network(NetworkSpec(2, layers, k, head), np.random.default_rng(seed))
+
+
+def _batch(net: Network, n: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 2)) * 2
+    return Network.augment(x), net.encode_targets(labels_for(net.spec.head, n, rng))
+
+
+def _called_pass(net: Network, x_aug: np.ndarray, t: np.ndarray, monkeypatch):
+    """The same pass written without inlining: every activation called as a function."""
+    with monkeypatch.context() as m:
+        m.setattr(act, "INLINE", {})
+        twin = Network(net.spec, np.random.default_rng(0))
+        twin.params[...] = net.params
+        loss, _ = twin.loss_and_grad(x_aug, t)
+        assert all(f"f{i}(" in twin._work[len(x_aug)].source
+                   for i in range(len(net.hidden_layers)))
+    return loss, twin.grad.copy()
+
+
+@pytest.mark.parametrize("head", HEADS)
+@pytest.mark.parametrize("activation", sorted(act.INLINE))
+def test_inlined_activations_change_nothing(head, activation, monkeypatch):
+    net = _net(head, (LayerSpec(5, activation), LayerSpec(4, activation)))
+    x_aug, t = _batch(net, 7)
+    loss, _ = net.loss_and_grad(x_aug, t)
+    source = net._work[7].source
+    assert "f0(" not in source and "df1(" not in source  # the lines were written in
+    called_loss, called_grad = _called_pass(net, x_aug, t, monkeypatch)
+    assert loss == called_loss
+    np.testing.assert_array_equal(net.grad, called_grad)
+
+
+@pytest.mark.parametrize("head", HEADS)
+def test_the_inlined_head_matches_head_train(head):
+    """The pass writes the head's lines in; ``Head.train`` compiles the same lines."""
+    net = _net(head, (LayerSpec(6, "elu", batch_norm=True), LayerSpec(4, "prelu", dropout=0.3)))
+    x_aug, t = _batch(net, 9)
+    loss, _ = net.loss_and_grad(x_aug, t, np.random.default_rng(2))
+    w = net._work[9]
+    last = net.output_layer.index
+    z = w.z[last].copy()
+    a, d = np.empty_like(z), np.empty_like(z)
+    assert make_head(head).train(z, np.ascontiguousarray(t.T), a, d) == loss
+    np.testing.assert_array_equal(a, w.out)
+    np.testing.assert_array_equal(d, w.d[last])
+
+
+def test_the_source_names_every_step_of_the_layers():
+    net = _net("softmax", (LayerSpec(4, "prelu", batch_norm=True, dropout=0.2),
+                           LayerSpec(3, "tanh")))
+    source = net._work_for(5).source
+    for piece in ("# layer 1: 4 prelu", "bn_forward(layer0", "dropout_forward(layer0",
+                  "tanh(h1, act1)", "logaddexp(head_row0, head_row1, head_lse)",
+                  "multiply(da0, mask0, da0)", "prelu_slope_grad(layer0",
+                  "bn_backward(layer0", "x_t.dot(d0_t, g0)", "add_penalty(l1, l2)"):
+        assert piece in source, piece
+    assert source.index("bn_forward") < source.index("f0(h0") < source.index("dropout_forward")
+
+
+# --- heads at extreme logits ------------------------------------------------------------------
+def test_sigmoid_head_at_extreme_logits_stays_exact():
+    head = make_head("sigmoid")
+    z = np.array([[-800.0, -40.0, 0.0, 40.0, 800.0, -800.0]])
+    t = np.array([[0.0, 0.0, 1.0, 1.0, 1.0, 1.0]])
+    a, d = np.empty_like(z), np.empty_like(z)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        loss = head.train(z, t, a, d)
+    # Per sample: softplus(z) - t z = 0, ~4e-18, log 2, ~4e-18, 0 and 800.
+    assert loss == pytest.approx((np.log(2.0) + 800.0) / 6, rel=1e-15)
+    np.testing.assert_allclose(a, [[0.0, np.exp(-40.0), 0.5, 1 - np.exp(-40.0), 1.0, 0.0]],
+                               rtol=1e-15, atol=0)
+    np.testing.assert_array_equal(d, (a - t) * (1.0 / 6))
+
+
+def test_softmax_head_at_extreme_logits_stays_finite():
+    head = make_head("softmax")
+    z = np.array([[1000.0, 0.0], [-1000.0, 1.0], [0.0, 2.0]])
+    t = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])  # sample 0 is 2000 logits wrong
+    a, d = np.empty_like(z), np.empty_like(z)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        loss = head.train(z, t, a, d)
+    lse1 = np.log(np.exp(0.0) + np.exp(1.0) + np.exp(2.0))
+    assert loss == pytest.approx((2000.0 + lse1 - 2.0) / 2, rel=1e-15)
+    np.testing.assert_allclose(a[:, 0], [1.0, 0.0, 0.0], atol=1e-300)
+    np.testing.assert_allclose(a.sum(axis=0), 1.0, rtol=1e-15)
+    np.testing.assert_array_equal(d, (a - t) * 0.5)
+
+
+# --- when the trainer evaluates ------------------------------------------------------------------
+@settings(max_examples=40, deadline=None)
+@given(eval_every=st.integers(1, 40), pieces=st.lists(st.integers(0, 45), min_size=1,
+                                                       max_size=5),
+       with_deadline=st.booleans())
+def test_evaluations_fall_on_multiples_however_runs_are_cut(eval_every, pieces, with_deadline):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(30, 2))
+    net = _net("sigmoid", (LayerSpec(3, "tanh"),))
+    trainer = Trainer(net, make_optimizer("sgd", net.n_params), x, (x[:, 0] > 0) * 1,
+                      learning_rate=0.1, batch_size=7, eval_every=eval_every)
+    deadline = time.perf_counter() + 600 if with_deadline else None
+    steps = []
+    for n in pieces:
+        steps += [ev.step for ev in trainer.run(n, deadline).evaluations]
+    total = sum(pieces)
+    assert trainer.step == total
+    assert steps == list(range(eval_every, total + 1, eval_every))
