@@ -41,12 +41,15 @@ def _called_pass(net: Network, x_aug: np.ndarray, t: np.ndarray, monkeypatch):
 
 @pytest.mark.parametrize("head", HEADS)
 @pytest.mark.parametrize("activation", sorted(act.INLINE))
-def test_inlined_activations_change_nothing(head, activation, monkeypatch):
-    net = _net(head, (LayerSpec(5, activation), LayerSpec(4, activation)))
+@pytest.mark.parametrize("widths", [(5, 4), (5, 5, 5)])
+def test_inlined_activations_change_nothing(head, activation, widths, monkeypatch):
+    net = _net(head, tuple(LayerSpec(u, activation) for u in widths))
     x_aug, t = _batch(net, 7)
     loss, _ = net.loss_and_grad(x_aug, t)
     source = net._work[7].source
     assert "f0(" not in source and "df1(" not in source  # the lines were written in
+    # Layers of one width take their derivative together, over the stacked outputs.
+    assert ("derivative of layers 1 to 3 at once" in source) == (len(set(widths)) == 1)
     called_loss, called_grad = _called_pass(net, x_aug, t, monkeypatch)
     assert loss == called_loss
     np.testing.assert_array_equal(net.grad, called_grad)
