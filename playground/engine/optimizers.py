@@ -241,34 +241,62 @@ class Adam(Optimizer):
         self._moments = np.zeros((2, n_params))
         self.m, self.v = self._moments
         self._terms = np.empty((2, n_params))
-        self._gradient_term = self._terms[0]
+        self._gradient_term, self._square_term = self._terms
         self._tmp = np.empty(n_params)
         self._shift, self._scale = self._scalar(), self._scalar()
+        self._pair_key: tuple[np.ndarray, np.ndarray] | None = None
+        self._pair: np.ndarray | None = None
         super().__init__(n_params, **hyper)
 
     def _prepare(self):
         h, n = self.hyper, self.n_params
+        self._b1, self._b2, self._eps = h["beta1"], h["beta2"], h["epsilon"]
         # Per-row factors as whole rows: a (2, 1) column broadcast over the rows would
         # make the call slower than two separate ones.
         self._decay = np.repeat([[h["beta1"]], [h["beta2"]]], n, axis=1)
         self._gain = np.repeat([[1.0 - h["beta1"]], [1.0 - h["beta2"]]], n, axis=1)
 
+    @staticmethod
+    def _adjacent_rows(grad: np.ndarray, out: np.ndarray) -> np.ndarray | None:
+        """``grad`` and ``out`` as one (2, P) view when they are consecutive rows of one
+        array (the network's gradient and update rows are), else None."""
+        base = grad.base
+        if base is None or out.base is not base or base.ndim != 2 \
+                or not base.flags.c_contiguous or base.shape[1] != grad.size:
+            return None
+        row = (grad.ctypes.data - base.ctypes.data) // base.strides[0]
+        if not 0 <= row < base.shape[0] - 1:
+            return None
+        pair = base[row : row + 2]
+        if pair[0].ctypes.data != grad.ctypes.data or pair[1].ctypes.data != out.ctypes.data:
+            return None
+        return pair
+
     def _step(self, params, grad, out, lr):
-        b1, b2, eps = self.hyper["beta1"], self.hyper["beta2"], self.hyper["epsilon"]
-        t = self.steps
+        b1, b2, t = self._b1, self._b2, self.steps
         moments, terms, tmp = self._moments, self._terms, self._tmp
         multiply = np.multiply
-        # m = b1 m + (1 - b1) g and v = b2 v + (1 - b2) g^2, row by row.
-        np.copyto(self._gradient_term, grad)
-        multiply(grad, grad, terms[1])
-        multiply(terms, self._gain, terms)
+        if self._pair_key is None or self._pair_key[0] is not grad \
+                or self._pair_key[1] is not out:
+            self._pair_key, self._pair = (grad, out), self._adjacent_rows(grad, out)
+        # m = b1 m + (1 - b1) g and v = b2 v + (1 - b2) g^2, row by row. g^2 goes into
+        # ``out`` (the step overwrites it below), so that when ``out`` follows ``grad``
+        # in memory [g; g^2] is one array, read in place.
+        pair = self._pair
+        if pair is None:
+            np.copyto(self._gradient_term, grad)
+            multiply(grad, grad, self._square_term)
+            multiply(terms, self._gain, terms)
+        else:
+            multiply(grad, grad, out)
+            multiply(pair, self._gain, terms)
         multiply(moments, self._decay, moments)
         np.add(moments, terms, moments)
         # m_hat / (sqrt(v_hat) + eps) = (c2 / c1) m / (sqrt(v) + c2 eps), with c1 = 1 - b1^t
         # and c2 = sqrt(1 - b2^t): one pass fewer over the parameters.
         c1 = 1.0 - b1**t
         c2 = math.sqrt(1.0 - b2**t)
-        self._shift[()] = c2 * eps
+        self._shift[()] = c2 * self._eps
         self._scale[()] = -lr * c2 / c1
         np.sqrt(self.v, tmp)
         np.add(tmp, self._shift, tmp)

@@ -96,6 +96,33 @@ def test_step_does_not_touch_the_parameters():
         np.testing.assert_array_equal(p, 1.0)
 
 
+@pytest.mark.parametrize("name", ["adam", "adamw"])
+def test_adam_reads_adjacent_gradient_and_update_rows_in_place(name):
+    """With the update row right after the gradient row (as in the network's buffer),
+    Adam squares the gradient into the update row and reads both as one array; the
+    steps are the same to the last bit as with separate arrays, and the gradient row
+    is left as it was."""
+    rng = np.random.default_rng(4)
+    n = 37
+    buffer = np.zeros((3, n))
+    params, grad, update = buffer
+    params[...] = rng.normal(size=n)
+    loose = [params.copy(), np.empty(n), np.empty(n)]
+    together, apart = make_optimizer(name, n), make_optimizer(name, n)
+    for _ in range(5):
+        grad[...] = rng.normal(size=n)
+        loose[1][...] = grad
+        together.step(params, grad, update, 0.01)
+        apart.step(loose[0], loose[1], loose[2], 0.01)
+        np.testing.assert_array_equal(grad, loose[1])
+        np.testing.assert_array_equal(update, loose[2])
+        params += update
+        loose[0] += loose[2]
+    assert together._pair is not None and apart._pair is None
+    np.testing.assert_array_equal(together.m, apart.m)
+    np.testing.assert_array_equal(together.v, apart.v)
+
+
 def test_set_keeps_the_state():
     opt = make_optimizer("adam", 4)
     rng = np.random.default_rng(1)
