@@ -409,7 +409,7 @@ class Network:
         w = self._work.get(n) or self._work_for(n)
         return w.train_pass(x_t, t_t, dropout_rng, masks, l1, l2)
 
-    def pass_for(self, n: int):
+    def pass_for(self, n: int) -> training_pass.TrainPass:
         """The training pass for batches of ``n`` (``train_pass`` without the look-up)."""
         return self._work_for(n).train_pass
 
