@@ -116,7 +116,9 @@ class Head:
         ``t`` (the targets), ``a`` (the output) and ``d`` (dL/dz), all (k, n), that set
         ``loss`` to the mean loss over the batch; and the other names the lines use (work
         arrays made for these ``z`` and ``d``, and constants). They call only the
-        functions in INLINE_NAMES. Each head writes its three formulas (``forward``,
+        functions in INLINE_NAMES, and end by multiplying ``d`` by ``scale``: 1 / n, the
+        mean over the batch, which the training pass may replace by -lr / n (see
+        ``Trainer``, plain SGD). Each head writes its three formulas (``forward``,
         ``loss``, ``delta``) here once more, sharing intermediate results."""
         raise NotImplementedError
 
@@ -153,9 +155,9 @@ class SigmoidHead(Head):
                  "subtract(z, d, a)",
                  "exp(a, a)",
                  "subtract(a, t, d)",
-                 "multiply(d, inv_n, d)")
+                 "multiply(d, scale, d)")
         return lines, {"zero": F64.zero, "ones": ones, "z_row": z[0], "n": float(n),
-                       "inv_n": inv_n}
+                       "scale": inv_n}
 
     def encode(self, y, n_outputs):
         return np.asarray(y, dtype=np.float64).reshape(-1, 1).copy()
@@ -194,12 +196,12 @@ class SoftmaxHead(Head):
                  "loss = -tz_flat.dot(ones_kn) / n",
                  "exp(a, a)",
                  "subtract(a, t, d)",
-                 "multiply(d, inv_n, d)")
+                 "multiply(d, scale, d)")
         lse, tz = np.empty(n), np.empty((k, n))
         names = {f"row{j}": row for j, row in enumerate(z)}
         names.update(lse=lse, lse_row=lse.reshape(1, n), ones_k1=np.ones((k, 1)), tz=tz,
                      tz_flat=tz.reshape(-1), ones_kn=np.ones(k * n), n=float(n),
-                     inv_n=self.batch_constants(n)[1])
+                     scale=self.batch_constants(n)[1])
         return lines, names
 
     def delta(self, z, a, t, out):
@@ -259,9 +261,9 @@ class LinearHead(Head):
         lines = ("copyto(a, z)",
                  "subtract(z, t, d)",
                  "loss = 0.5 * d_flat.dot(d_flat) / n",
-                 "multiply(d, inv_n, d)")
+                 "multiply(d, scale, d)")
         return lines, {"d_flat": d.reshape(-1), "n": float(n),
-                       "inv_n": self.batch_constants(n)[1]}
+                       "scale": self.batch_constants(n)[1]}
 
     def encode(self, y, n_outputs):
         return np.asarray(y, dtype=np.float64).reshape(-1, n_outputs).copy()
@@ -294,9 +296,9 @@ class ClassicHead(Head):
                  "multiply(a, a, slope)",
                  "subtract(one, slope, slope)",
                  "multiply(d, slope, d)",
-                 "multiply(d, inv_n, d)")
+                 "multiply(d, scale, d)")
         return lines, {"d_flat": d.reshape(-1), "slope": np.empty_like(z), "one": F64.one,
-                       "n": float(n), "inv_n": self.batch_constants(n)[1]}
+                       "n": float(n), "scale": self.batch_constants(n)[1]}
 
     def encode(self, y, n_outputs):
         return (2.0 * np.asarray(y, dtype=np.float64) - 1.0).reshape(-1, 1)

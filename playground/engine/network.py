@@ -407,7 +407,8 @@ class Network:
         Fortran order make every ufunc call slower."""
         n = x_t.shape[1]
         w = self._work.get(n) or self._work_for(n)
-        return w.train_pass(x_t, t_t, dropout_rng, masks, l1, l2)
+        scale = self.head.batch_constants(n)[1]  # 1 / n: the gradient of the mean loss
+        return w.train_pass(x_t, t_t, dropout_rng, masks, l1, l2, scale)
 
     def pass_for(self, n: int) -> training_pass.TrainPass:
         """The training pass for batches of ``n`` (``train_pass`` without the look-up)."""

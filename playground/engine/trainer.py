@@ -26,7 +26,7 @@ import numpy as np
 
 from . import compiled
 from .network import Network
-from .optimizers import Optimizer, check_learning_rate
+from .optimizers import SGD, Optimizer, check_learning_rate
 from .schedules import Constant, EarlyStopping, Schedule
 
 #: Steps whose diagnostics are gathered before they are reduced to norms, and the most
@@ -86,6 +86,10 @@ class RunResult:
 
 class Trainer:
     """Mini-batch training of one network on fixed training and test arrays."""
+
+    #: Fold the learning rate of plain SGD into the training pass (see ``run``); off only
+    #: to check that folding changes nothing.
+    fold_plain_sgd = True
 
     def __init__(
         self,
@@ -160,6 +164,7 @@ class Trainer:
         # one gather cuts both for an epoch.
         self._samples = np.concatenate([self._x_train_aug, self.t_train], axis=1)
         self._batch_cache: tuple | None = None
+        self._step_scales: dict[int, np.ndarray] = {}
         layers = len(network.layers)
         # Each step copies the buffer (parameters, gradients, update) into a block of
         # rows; a full block is turned into per-layer norms in a few vectorized calls.
@@ -241,6 +246,16 @@ class Trainer:
         start = self.step
         done = 0
         lr = self.base_lr
+        # Plain SGD (no momentum, no L1/L2): the step is -lr times the gradient, so the
+        # training pass scales the output's dL/dz by -lr / n instead of 1 / n and the
+        # gradient row comes out as the step itself, which saves the optimizer's pass
+        # over the parameters. The norms and, at the end, the gradient and update rows
+        # are given their usual meaning back.
+        fold = self.fold_plain_sgd and type(opt) is SGD and not opt.hyper["momentum"] \
+            and not (l1 or l2)
+        folded = rates if fold else None
+        if constant_rate:
+            rates.fill(lr)
 
         def check_after(k: int) -> int:
             """The first step index after k at which to evaluate or look at the clock
@@ -254,6 +269,8 @@ class Trainer:
 
         next_check = check_after(-1)
         batches, j = self._batches()
+        if fold:
+            self._set_step_scales(lr)
         n_batches = len(batches)
         pos = self._pos
         with np.errstate(all="ignore"):  # a non-finite value is reported as divergence
@@ -263,18 +280,26 @@ class Trainer:
                     self._new_epoch()
                     batches, j = self._batches()
                     n_batches = len(batches)
-                x_t, t_t, pos, train_pass = batches[j]
+                    if fold:
+                        self._set_step_scales(lr)
+                x_t, t_t, pos, train_pass, scale, step_scale = batches[j]
                 j += 1
                 if not constant_rate:
                     lr = self.base_lr * schedule.factor(start + k)
                     rates[k] = lr
-                loss, penalty = train_pass(x_t, t_t, drop_rng, None, l1, l2)
-                opt_step(params, grad, update, lr)
-                add(params, update, params)
+                    if fold:
+                        self._set_step_scales(lr)
+                if fold:
+                    loss, penalty = train_pass(x_t, t_t, drop_rng, None, l1, l2, step_scale)
+                    add(params, grad, params)
+                else:
+                    loss, penalty = train_pass(x_t, t_t, drop_rng, None, l1, l2, scale)
+                    opt_step(params, grad, update, lr)
+                    add(params, update, params)
                 copyto(rows[row], buf)
                 row += 1
                 if row == n_rows:
-                    self._reduce_norms(norms[first : first + row])
+                    self._reduce_norms(norms[first : first + row], folded, first)
                     first, row = first + row, 0
                 if penalty:
                     penalties[k] = penalty
@@ -303,9 +328,11 @@ class Trainer:
                 done = n_steps
         self._pos = pos
         if row:
-            self._reduce_norms(norms[first : first + row])
-        if constant_rate:
-            rates.fill(lr)
+            self._reduce_norms(norms[first : first + row], folded, first)
+        if fold and done:
+            opt.steps += done
+            update[...] = grad  # the last step
+            np.divide(grad, -lr, out=grad)  # and its gradient (to the last bit or so)
         self.step = start + done
         steps[:done] = np.arange(start + 1, start + done + 1)
         if done:
@@ -321,9 +348,10 @@ class Trainer:
     def _batches(self) -> tuple[list[tuple], int]:
         """The current epoch's batches from ``_pos`` on, and the index of the next one.
 
-        Each batch is ``(x^T, t^T, end, train_pass)``: the inputs with their row of ones
-        and the targets, laid out units x samples as contiguous arrays, the position in
-        the epoch after the batch, and the network's training pass for its size. They
+        Each batch is ``(x^T, t^T, end, train_pass, scale, step_scale)``: the inputs with
+        their row of ones and the targets, laid out units x samples as contiguous arrays,
+        the position in the epoch after the batch, and for its size the network's
+        training pass and the two scales it may take (``_pass_and_scales``). They
         are cut once per epoch order, in one gather (the compiled runner may have moved
         ``_pos`` or drawn a new order in between).
         """
@@ -341,24 +369,46 @@ class Trainer:
         # Batch j, units x samples: rows[j, :, i] holds sample rest[j b + i].
         rows = self._samples.take(rest[:full], axis=0)
         rows = rows.reshape(-1, b, rows.shape[1]).transpose(0, 2, 1).copy()
-        train_pass = self.network.pass_for(b)
+        n_full = full // b
         batches = list(zip(rows[:, :n_x], rows[:, n_x:], range(pos + b, pos + full + 1, b),
-                           [train_pass] * (full // b)))
+                           *([x] * n_full for x in self._pass_and_scales(b))))
         if full < len(rest):
             # (like the compiled runner, a short last batch leaves the position past
             # the end of the epoch)
             last = self._samples.take(rest[full:], axis=0).T.copy()
             batches.append((last[:n_x], last[n_x:], pos + full + b,
-                            self.network.pass_for(len(rest) - full)))
+                            *self._pass_and_scales(len(rest) - full)))
         self._batch_cache = (order, pos, batches)
         return batches, 0
 
-    def _reduce_norms(self, out: np.ndarray) -> None:
-        """Per-layer norms (see ``StepLog.norms``) of the first ``len(out)`` history rows."""
+    def _pass_and_scales(self, n: int) -> tuple:
+        """For batches of n: the training pass, 1 / n, and the 0-d array that holds
+        -lr / n for plain SGD (see ``run``)."""
+        scale = self._step_scales.get(n)
+        if scale is None:
+            scale = self._step_scales[n] = np.zeros(())
+        return self.network.pass_for(n), self.network.head.batch_constants(n)[1], scale
+
+    def _reduce_norms(self, out: np.ndarray, folded: np.ndarray | None = None,
+                      first: int = 0) -> None:
+        """Per-layer norms (see ``StepLog.norms``) of the first ``len(out)`` history rows.
+
+        With ``folded`` (the run's learning rates, for plain SGD folded into the pass)
+        the gradient rows hold the steps: the update norm is theirs, and the gradient
+        norm theirs divided by the step's rate (``first`` is the index of the block's
+        first step in the run)."""
         block = self._history[: len(out)]
         np.square(block, block)
         sums = np.add.reduceat(block, self.network.diag_bounds, axis=2)
         np.sqrt(sums[:, :, ::2], out=out)
+        if folded is not None:
+            out[:, 2] = out[:, 1]
+            out[:, 1] /= folded[first : first + len(out), None]
+
+    def _set_step_scales(self, lr: float) -> None:
+        """-lr / n for every batch size of the epoch under way (see ``run``)."""
+        for n, scale in self._step_scales.items():
+            scale[()] = -lr / n
 
     @staticmethod
     def _trim(result: RunResult, n: int) -> RunResult:

@@ -11,8 +11,11 @@ themselves (``activations.INLINE``, ``Head.train_code``), and otherwise calls th
 activations' functions, the network's batch-norm and dropout helpers and the BLAS
 products, in the order of ``Network.loss_and_grad``'s docstring.
 
-The generated function is ``train_pass(x_t, t_t, rng, masks, l1, l2) -> (loss, penalty)``
-with ``x_t`` the augmented inputs (n_inputs + 1, n) and ``t_t`` the targets (outputs, n).
+The generated function is
+``train_pass(x_t, t_t, rng, masks, l1, l2, scale) -> (loss, penalty)`` with ``x_t`` the
+augmented inputs (n_inputs + 1, n), ``t_t`` the targets (outputs, n) and ``scale`` a 0-d
+array that multiplies dL/dz of the output layer: 1 / n for the gradient of the mean
+loss, or -lr / n for the step of plain SGD (see ``Trainer``).
 ``source`` gives its text, to read or to debug.
 """
 
@@ -87,9 +90,11 @@ class _Source:
         """The head's training pass (``Head.train_code``) on z_out, t_t, out and d_out,
         setting ``loss``; the head's own names get the prefix ``head_``."""
         lines, own = head.train_code(z, d)
-        names = {"z": "z_out", "t": "t_t", "a": "out", "d": "d_out", "loss": "loss"}
+        names = {"z": "z_out", "t": "t_t", "a": "out", "d": "d_out", "loss": "loss",
+                 "scale": "scale"}  # the last one is the pass's argument
         for name, value in own.items():
-            names[name] = self.bind(f"head_{name}", value)
+            if name not in names:
+                names[name] = self.bind(f"head_{name}", value)
         pattern = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b(?!=)")
         for line in lines:
             self.emit(pattern.sub(lambda m: names[m.group(1)], line))
@@ -99,7 +104,7 @@ def generate(net: Network, w: _Work) -> tuple[str, dict[str, Any]]:
     """The source of the training pass for ``net`` on ``w``'s batch size, and the
     objects its names refer to."""
     src = _Source()
-    src.lines.append("def train_pass(x_t, t_t, rng, masks, l1, l2):")
+    src.lines.append("def train_pass(x_t, t_t, rng, masks, l1, l2, scale):")
     n = w.ones.shape[0]
     hidden = net.hidden_layers
 

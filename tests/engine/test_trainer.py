@@ -15,6 +15,7 @@ from playground.engine import (
     make_optimizer,
     make_streams,
 )
+from playground.engine.schedules import StepDecay
 
 from .helpers import build, labels_for
 
@@ -38,7 +39,9 @@ def test_without_shuffling_batches_are_consecutive_slices():
     x, y = _problem(n=22)
     net = build("tanh", "softmax", 1, width=4, seed=1)
     manual = build("tanh", "softmax", 1, width=4, seed=1)
-    log = _trainer(net, x, y, shuffle=False).run(7).log
+    trainer = _trainer(net, x, y, shuffle=False)
+    trainer.fold_plain_sgd = False  # the same arithmetic as below, to the last bit
+    log = trainer.run(7).log
     x_aug, t = Network.augment(x), manual.encode_targets(y)
     starts = [0, 8, 16, 0, 8, 16, 0]
     for k, start in enumerate(starts):
@@ -89,6 +92,7 @@ def test_batch_size_larger_than_the_data_is_clipped():
     net = build("tanh", "softmax")
     manual = build("tanh", "softmax")
     trainer = _trainer(net, x, y, batch_size=100, shuffle=False)
+    trainer.fold_plain_sgd = False  # the same arithmetic as below, to the last bit
     assert trainer.batch_size == 6
     trainer.run(2)
     for _ in range(2):
@@ -102,6 +106,28 @@ def test_epochs_are_counted_within_one_run():
     trainer = _trainer(build("tanh", "softmax"), x, y, batch_size=6)
     trainer.run(5)
     assert trainer.epoch == 4
+
+
+@pytest.mark.parametrize("schedule", [None, StepDecay(step_size=7, gamma=0.5)])
+def test_folding_the_rate_of_plain_sgd_changes_nothing_but_rounding(schedule):
+    """Plain SGD lets the training pass scale dL/dz by -lr / n so that the gradient row
+    comes out as the step; the run, its records and the rows it leaves match those of
+    the usual gradient-then-step arithmetic to rounding."""
+    x, y = _problem(n=30)
+    runs = []
+    for fold in (True, False):
+        net = build("relu", "softmax", 2, width=5, seed=3)
+        trainer = _trainer(net, x, y, batch_size=7, schedule=schedule, eval_every=10)
+        trainer.fold_plain_sgd = fold
+        log = trainer.run(45).log
+        runs.append((net, trainer, log))
+    (folded, tf, lf), (plain, tp, lp) = runs
+    np.testing.assert_allclose(folded.buffer, plain.buffer, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(lf.norms, lp.norms, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(lf.loss, lp.loss, rtol=1e-12)
+    np.testing.assert_array_equal(lf.learning_rate, lp.learning_rate)
+    assert tf.optimizer.steps == tp.optimizer.steps == 45
+    assert folded.update.any() and not np.array_equal(folded.update, folded.grad)
 
 
 # --- records --------------------------------------------------------------------------------
