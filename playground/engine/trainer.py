@@ -3,8 +3,8 @@
 ``Trainer.run(n)`` performs up to ``n`` steps and returns what happened in them: the
 batch loss, the learning rate and, for every layer, the norm of its weight gradient, the
 norm of its weights and the norm of the update just applied, recorded at every step for
-the cost of one copy of the parameter buffer (the norms are taken a block of steps at a
-time). Every ``eval_every`` steps it also measures the loss and
+the cost of one pass over the parameter buffer (the norms are taken a block of steps at
+a time). Every ``eval_every`` steps it also measures the loss and
 accuracy on the whole training and test sets, which drives early stopping and
 reduce-on-plateau.
 
@@ -166,8 +166,9 @@ class Trainer:
         self._batch_cache: tuple | None = None
         self._step_scales: dict[int, np.ndarray] = {}
         layers = len(network.layers)
-        # Each step copies the buffer (parameters, gradients, update) into a block of
-        # rows; a full block is turned into per-layer norms in a few vectorized calls.
+        # Each step writes the squares of the buffer (parameters, gradients, update) into
+        # a block of rows, in one pass like a copy; a full block is turned into per-layer
+        # norms in a few vectorized calls.
         rows = max(1, min(_NORM_BLOCK, _NORM_BLOCK_VALUES // (3 * network.n_params)))
         self._history = np.empty((rows, 3, network.n_params))
         self._history_rows = list(self._history)
@@ -242,7 +243,7 @@ class Trainer:
         constant_rate = type(schedule) is Constant
         eval_every = self.eval_every or 0
         opt_step = opt.step
-        add, copyto, isfinite = np.add, np.copyto, math.isfinite
+        add, square, isfinite = np.add, np.square, math.isfinite
         start = self.step
         done = 0
         lr = self.base_lr
@@ -296,7 +297,7 @@ class Trainer:
                     loss, penalty = train_pass(x_t, t_t, drop_rng, None, l1, l2, scale)
                     opt_step(params, grad, update, lr)
                     add(params, update, params)
-                copyto(rows[row], buf)
+                square(buf, rows[row])
                 row += 1
                 if row == n_rows:
                     self._reduce_norms(norms[first : first + row], folded, first)
@@ -397,9 +398,7 @@ class Trainer:
         the gradient rows hold the steps: the update norm is theirs, and the gradient
         norm theirs divided by the step's rate (``first`` is the index of the block's
         first step in the run)."""
-        block = self._history[: len(out)]
-        np.square(block, block)
-        sums = np.add.reduceat(block, self.network.diag_bounds, axis=2)
+        sums = np.add.reduceat(self._history[: len(out)], self.network.diag_bounds, axis=2)
         np.sqrt(sums[:, :, ::2], out=out)
         if folded is not None:
             out[:, 2] = out[:, 1]
