@@ -50,7 +50,7 @@ def n_outputs_for(head: str, n_classes: int, n_targets: int = 1) -> int:
 
 
 class Head:
-    """Behaviour shared by all heads; subclasses fill in the three formulas."""
+    """Behaviour shared by all heads; subclasses fill in the formulas."""
 
     name = ""
     is_classifier = True
@@ -78,9 +78,6 @@ class Head:
         return self.forward(z, out)
 
     def loss(self, z: np.ndarray, a: np.ndarray, t: np.ndarray) -> float:
-        raise NotImplementedError
-
-    def delta(self, z: np.ndarray, a: np.ndarray, t: np.ndarray, out: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
     def encode(self, y: np.ndarray, n_outputs: int) -> np.ndarray:
@@ -118,8 +115,8 @@ class Head:
         arrays made for these ``z`` and ``d``, and constants). They call only the
         functions in INLINE_NAMES, and end by multiplying ``d`` by ``scale``: 1 / n, the
         mean over the batch, which the training pass may replace by -lr / n (see
-        ``Trainer``, plain SGD). Each head writes its three formulas (``forward``,
-        ``loss``, ``delta``) here once more, sharing intermediate results."""
+        ``Trainer``, plain SGD). Each head writes ``forward`` and ``loss`` here once
+        more, with dL/dz, sharing intermediate results."""
         raise NotImplementedError
 
     def accuracy(self, a: np.ndarray, y: np.ndarray) -> float | None:
@@ -139,11 +136,6 @@ class SigmoidHead(Head):
         per = np.logaddexp(0.0, z)
         per -= t * z
         return float(per.sum()) / z.shape[0]
-
-    def delta(self, z, a, t, out):
-        np.subtract(a, t, out=out)
-        out *= 1.0 / z.shape[0]
-        return out
 
     def train_code(self, z, d):
         n = z.shape[1]
@@ -204,11 +196,6 @@ class SoftmaxHead(Head):
                      scale=self.batch_constants(n)[1])
         return lines, names
 
-    def delta(self, z, a, t, out):
-        np.subtract(a, t, out=out)
-        out *= 1.0 / z.shape[0]
-        return out
-
     def encode(self, y, n_outputs):
         y = np.asarray(y, dtype=np.int64)
         t = np.zeros((len(y), n_outputs))
@@ -251,11 +238,6 @@ class LinearHead(Head):
         d = z - t
         return 0.5 * float(np.vdot(d, d)) / z.shape[0]
 
-    def delta(self, z, a, t, out):
-        np.subtract(z, t, out=out)
-        out *= 1.0 / z.shape[0]
-        return out
-
     def train_code(self, z, d):
         n = z.shape[1]
         lines = ("copyto(a, z)",
@@ -280,13 +262,6 @@ class ClassicHead(Head):
     def loss(self, z, a, t):
         d = a - t
         return 0.5 * float(np.vdot(d, d)) / z.shape[0]
-
-    def delta(self, z, a, t, out):
-        np.multiply(a, a, out=out)
-        np.subtract(1.0, out, out=out)
-        out *= a - t
-        out *= 1.0 / z.shape[0]
-        return out
 
     def train_code(self, z, d):
         n = z.shape[1]

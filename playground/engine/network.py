@@ -217,7 +217,7 @@ class _Work:
         self.inv_std: list[np.ndarray | None] = [None] * len(hidden)
         self.out = np.empty((net.spec.n_outputs, n))
         #: The activation parameter of each hidden layer, shaped to broadcast.
-        self.params = [_column_param(layer) for layer in hidden]
+        self.alphas = [_column_param(layer) for layer in hidden]
         #: The training pass for this batch size as straight-line code, and its source.
         self.train_pass, self.source = training_pass.build(net, self)
 

@@ -37,8 +37,11 @@ if TYPE_CHECKING:  # pragma: no cover
 TrainPass = Callable[..., tuple[float, float]]
 
 
-#: A name in a line of ``activations.INLINE`` (not the keyword of ``out=``).
-_INLINE_NAME = re.compile(r"\b(z|a|out|one|zeros)\b(?!=)")
+def _renamed(lines: tuple[str, ...], names: dict[str, str]) -> list[str]:
+    """``lines`` with each name in ``names`` replaced by its value (a keyword such as
+    the ``out`` of ``out=`` is left alone)."""
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b(?!=)")
+    return [pattern.sub(lambda m: names[m.group(1)], line) for line in lines]
 
 
 class _Source:
@@ -68,23 +71,24 @@ class _Source:
                 self.bind(f"f{i}", act.FORWARD[layer.activation])
                 self.emit(f"f{i}(h{i}, act{i}, p{i})")
             return
+        lines = inline[derivative]
+        if any("zeros" in line for line in lines):
+            zeros = np.zeros_like(self.names[f"act{i}"])
+            zeros.flags.writeable = False
+            self.bind(f"zeros{i}", zeros)
         names = {"z": f"h{i}", "a": f"act{i}", "out": out, "one": "one", "zeros": f"zeros{i}"}
-        for line in inline[derivative]:
-            if "zeros" in line:
-                zeros = np.zeros_like(self.names[f"act{i}"])
-                zeros.flags.writeable = False
-                self.bind(f"zeros{i}", zeros)
-            self.emit(_INLINE_NAME.sub(lambda m: names[m.group(1)], line))
+        for line in _renamed(lines, names):
+            self.emit(line)
 
     def stacked_derivative(self, layer: Layer, first: int, last: int, w: _Work) -> None:
         """The derivative of layers ``first`` to ``last`` (which share ``layer``'s
         activation) into their dL/dz, in one go over the stacked outputs."""
         a = self.bind(f"act_s{first}", w.a_stack[first : last + 1])
         out = self.bind(f"d_s{first}", w.d_stack[first : last + 1])
-        names = {"a": a, "out": out, "one": "one"}
         self.emit(f"# the derivative of layers {first + 1} to {last + 1} at once")
-        for line in act.INLINE[layer.activation][1]:
-            self.emit(_INLINE_NAME.sub(lambda m: names[m.group(1)], line))
+        for line in _renamed(act.INLINE[layer.activation][1],
+                             {"a": a, "out": out, "one": "one"}):
+            self.emit(line)
 
     def head(self, head: Head, z: np.ndarray, d: np.ndarray) -> None:
         """The head's training pass (``Head.train_code``) on z_out, t_t, out and d_out,
@@ -95,9 +99,8 @@ class _Source:
         for name, value in own.items():
             if name not in names:
                 names[name] = self.bind(f"head_{name}", value)
-        pattern = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b(?!=)")
-        for line in lines:
-            self.emit(pattern.sub(lambda m: names[m.group(1)], line))
+        for line in _renamed(lines, names):
+            self.emit(line)
 
 
 def generate(net: Network, w: _Work) -> tuple[str, dict[str, Any]]:
@@ -119,7 +122,7 @@ def generate(net: Network, w: _Work) -> tuple[str, dict[str, Any]]:
             src.bind(f"layer{i}", layer)
             src.emit(f"bn_forward(layer{i}, work, {i}, {n})")
         src.bind(f"h{i}", w.h[i])
-        src.bind(f"p{i}", w.params[i])
+        src.bind(f"p{i}", w.alphas[i])
         src.bind(f"act{i}", w.act[i])
         src.activation(layer, False, i, f"act{i}")
         if layer.dropout:
