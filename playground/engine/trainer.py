@@ -164,6 +164,7 @@ class Trainer:
         # one gather cuts both for an epoch.
         self._samples = np.concatenate([self._x_train_aug, self.t_train], axis=1)
         self._batch_cache: tuple | None = None
+        self._epoch_store: tuple | None = None
         self._step_scales: dict[int, np.ndarray] = {}
         layers = len(network.layers)
         # Each step writes the squares of the buffer (parameters, gradients, update) into
@@ -353,34 +354,62 @@ class Trainer:
         their row of ones and the targets, laid out units x samples as contiguous arrays,
         the position in the epoch after the batch, and for its size the network's
         training pass and the two scales it may take (``_pass_and_scales``). They
-        are cut once per epoch order, in one gather (the compiled runner may have moved
-        ``_pos`` or drawn a new order in between).
+        are cut once per epoch order and batch size (the compiled runner may have moved
+        ``_pos`` or drawn a new order in between, and the batch size may change between
+        runs).
         """
         pos, b, order = self._pos, self.batch_size, self._order
         kept = self._batch_cache
-        if kept is not None and kept[0] is order and kept[1] <= pos < len(order) \
-                and (pos - kept[1]) % b == 0:
-            return kept[2], (pos - kept[1]) // b
+        if kept is not None and kept[0] is order and kept[1] == b \
+                and kept[2] <= pos < len(order) and (pos - kept[2]) % b == 0:
+            return kept[3], (pos - kept[2]) // b
         if pos >= len(order):
             self._new_epoch()
             pos, order = self._pos, self._order
-        rest = order[pos:]
-        full = len(rest) // b * b
-        n_x = self._x_train_aug.shape[1]
-        # Batch j, units x samples: rows[j, :, i] holds sample rest[j b + i].
-        rows = self._samples.take(rest[:full], axis=0)
-        rows = rows.reshape(-1, b, rows.shape[1]).transpose(0, 2, 1).copy()
-        n_full = full // b
-        batches = list(zip(rows[:, :n_x], rows[:, n_x:], range(pos + b, pos + full + 1, b),
+        batches = self._cut(order[pos:], pos, b)
+        self._batch_cache = (order, b, pos, batches)
+        return batches, 0
+
+    def _cut(self, rest: np.ndarray, pos: int, b: int) -> list[tuple]:
+        """The batches of the samples ``rest`` (the epoch's order from ``pos`` on).
+
+        Batch j, units x samples, holds sample ``rest[j b + i]`` in its column i; a short
+        last batch takes what is left. A whole epoch (``pos`` 0) is gathered into arrays
+        kept from one epoch to the next, so that its batches are the same objects every
+        epoch and only their contents change: building fresh arrays and tuples for each
+        epoch cost several times the gather itself."""
+        samples = self._samples
+        n_full, short = divmod(len(rest), b)
+        kept = self._epoch_store if pos == 0 else None
+        pass_b = self.network.pass_for(b)
+        if kept is None or kept[0] != b or kept[1] is not pass_b:
+            rows = np.empty((n_full, samples.shape[1], b))
+            last = np.empty((samples.shape[1], short))
+            batches = self._batch_list(rows, last, pos, b)
+            kept = (b, pass_b, rows, last, batches)
+            if pos == 0:
+                self._epoch_store = kept
+        _, _, rows, last, batches = kept
+        full = n_full * b
+        np.copyto(rows, samples.take(rest[:full], axis=0)
+                  .reshape(n_full, b, samples.shape[1]).transpose(0, 2, 1))
+        if short:
+            np.copyto(last, samples.take(rest[full:], axis=0).T)
+        return batches
+
+    def _batch_list(self, rows: np.ndarray, last: np.ndarray, pos: int, b: int) -> list:
+        """The batch tuples (see ``_batches``) over the arrays ``rows`` (whole batches)
+        and ``last`` (a short last one, if it has columns)."""
+        n_x, n_full = self._x_train_aug.shape[1], len(rows)
+        batches = list(zip(rows[:, :n_x], rows[:, n_x:],
+                           range(pos + b, pos + n_full * b + 1, b),
                            *([x] * n_full for x in self._pass_and_scales(b))))
-        if full < len(rest):
+        if last.shape[1]:
             # (like the compiled runner, a short last batch leaves the position past
             # the end of the epoch)
-            last = self._samples.take(rest[full:], axis=0).T.copy()
-            batches.append((last[:n_x], last[n_x:], pos + full + b,
-                            *self._pass_and_scales(len(rest) - full)))
-        self._batch_cache = (order, pos, batches)
-        return batches, 0
+            batches.append((last[:n_x], last[n_x:], pos + n_full * b + b,
+                            *self._pass_and_scales(last.shape[1])))
+        return batches
 
     def _pass_and_scales(self, n: int) -> tuple:
         """For batches of n: the training pass, 1 / n, and the 0-d array that holds

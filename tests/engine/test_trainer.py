@@ -87,6 +87,48 @@ def test_shuffled_epochs_visit_every_sample_once():
     assert orders[0] != orders[1]  # a fresh order each epoch
 
 
+def _replay(manual, x, y, slices, lr=0.05):
+    """Plain SGD on ``manual`` over the given index arrays, as the trainer should do."""
+    x_aug, t = Network.augment(x), manual.encode_targets(y)
+    losses = []
+    for rows in slices:
+        losses.append(manual.loss_and_grad(x_aug[rows], t[rows])[0])
+        manual.params -= lr * manual.grad
+    return losses
+
+
+def test_shuffled_epochs_follow_the_batch_generator():
+    # 22 samples in batches of 8, three epochs: every epoch takes a fresh permutation
+    # from the batch generator and cuts it into [0:8], [8:16], [16:22].
+    x, y = _problem(n=22)
+    net, manual = build("tanh", "softmax", 1, width=4, seed=1), build("tanh", "softmax", 1,
+                                                                       width=4, seed=1)
+    trainer = _trainer(net, x, y, batch_rng=np.random.default_rng(9))
+    trainer.fold_plain_sgd = False
+    log = trainer.run(9).log
+    rng = np.random.default_rng(9)
+    slices = [order[a:b] for order in (rng.permutation(22) for _ in range(3))
+              for a, b in ((0, 8), (8, 16), (16, 22))]
+    assert list(log.loss) == _replay(manual, x, y, slices)
+    np.testing.assert_array_equal(net.params, manual.params)
+
+
+def test_a_new_batch_size_takes_effect_mid_epoch():
+    # Two batches of 8, then batches of 4 from where the epoch stands.
+    x, y = _problem(n=40)
+    net, manual = build("tanh", "softmax", seed=2), build("tanh", "softmax", seed=2)
+    trainer = _trainer(net, x, y)
+    trainer.fold_plain_sgd = False
+    trainer.run(2)
+    order = trainer._order.copy()
+    trainer.batch_size = 4
+    trainer.run(3)
+    assert np.array_equal(trainer._order, order)  # still the same epoch
+    slices = [order[0:8], order[8:16], order[16:20], order[20:24], order[24:28]]
+    _replay(manual, x, y, slices)
+    np.testing.assert_array_equal(net.params, manual.params)
+
+
 def test_batch_size_larger_than_the_data_is_clipped():
     x, y = _problem(n=6)
     net = build("tanh", "softmax")
