@@ -26,7 +26,7 @@ HEADS: tuple[str, ...] = ("sigmoid", "softmax", "linear", "classic")
 #: The functions the lines of ``Head.train_code`` call.
 INLINE_NAMES: dict[str, object] = {
     "copyto": np.copyto, "exp": np.exp, "logaddexp": np.logaddexp, "multiply": np.multiply,
-    "subtract": np.subtract, "tanh": np.tanh,
+    "subtract": np.subtract, "tanh": np.tanh, "vdot": np.vdot,
 }
 CLASSIFICATION_HEADS = frozenset({"sigmoid", "softmax", "classic"})
 
@@ -184,16 +184,14 @@ class SoftmaxHead(Head):
                  *(f"logaddexp(lse, row{j}, lse)" for j in range(2, k)),
                  "ones_k1.dot(lse_row, a)",
                  "subtract(z, a, a)",
-                 "multiply(t, a, tz)",
-                 "loss = -tz_flat.dot(ones_kn) / n",
+                 "loss = -vdot(t, a) / n",
                  "exp(a, a)",
                  "subtract(a, t, d)",
                  "multiply(d, scale, d)")
-        lse, tz = np.empty(n), np.empty((k, n))
+        lse = np.empty(n)
         names = {f"row{j}": row for j, row in enumerate(z)}
-        names.update(lse=lse, lse_row=lse.reshape(1, n), ones_k1=np.ones((k, 1)), tz=tz,
-                     tz_flat=tz.reshape(-1), ones_kn=np.ones(k * n), n=float(n),
-                     scale=self.batch_constants(n)[1])
+        names.update(lse=lse, lse_row=lse.reshape(1, n), ones_k1=np.ones((k, 1)),
+                     n=float(n), scale=self.batch_constants(n)[1])
         return lines, names
 
     def encode(self, y, n_outputs):

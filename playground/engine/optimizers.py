@@ -27,6 +27,21 @@ DEFAULTS: dict[str, dict[str, float | bool]] = {
 }
 
 
+#: The functions the lines of ``Optimizer.step_code`` call.
+STEP_NAMES: dict[str, object] = {
+    "add": np.add, "copyto": np.copyto, "divide": np.divide, "multiply": np.multiply,
+    "sqrt": np.sqrt, "subtract": np.subtract, "root": math.sqrt,
+}
+
+
+def compile_step(lines: tuple[str, ...], names: dict) -> object:
+    """``step(params, grad, out, lr, t)`` made from the lines of ``Optimizer.step_code``."""
+    source = "def step(params, grad, out, lr, t):\n" + "".join(f"    {line}\n" for line in lines)
+    names = {**STEP_NAMES, **names}
+    exec(compile(source, "<optimizer step>", "exec"), names)  # noqa: S102 - our own lines
+    return names["step"]
+
+
 def _check_unit(name: str, value: float, closed_top: bool = False) -> float:
     ok = 0.0 <= value <= 1.0 if closed_top else 0.0 <= value < 1.0
     if not (isinstance(value, (int, float)) and math.isfinite(value) and ok):
@@ -49,6 +64,9 @@ class Optimizer:
     """Base class: holds hyper-parameters and validates changes to them."""
 
     name = ""
+    #: Counts the changes of hyper-parameters: code made from ``step_code`` holds the
+    #: values of one version.
+    version = 0
 
     def __init__(self, n_params: int, **hyper: float | bool) -> None:
         self.n_params = n_params
@@ -67,6 +85,7 @@ class Optimizer:
         self._validate(merged)
         self.hyper = merged
         self._prepare()
+        self.version += 1
 
     def _prepare(self) -> None:
         """Precompute what the steps use from the hyper-parameters (after every ``set``)."""
@@ -88,6 +107,18 @@ class Optimizer:
         """Write the update for this step into ``out``; do not touch ``params``."""
         self.steps += 1
         self._step(params, grad, out, lr)
+
+    def step_code(self, grad: np.ndarray, out: np.ndarray) -> tuple[tuple[str, ...], dict] | None:
+        """The step as lines of source, where the optimizer gives them (else None).
+
+        Over the names ``params``, ``grad``, ``out`` (the update, as in ``step``), ``lr``
+        and ``t`` (the step count, this step included), the lines write the step into
+        ``out``, calling only the functions of STEP_NAMES; the dict holds the other names
+        they use (the optimizer's arrays and constants, for these ``grad`` and ``out``).
+        The lines hold the hyper-parameters of the current ``version``. ``_step`` runs
+        the same lines, compiled, and the trainer's generated step copies them in (see
+        ``training_pass``), so each formula is written once."""
+        return None
 
     @staticmethod
     def _scalar(value: float = 0.0) -> np.ndarray:
@@ -241,16 +272,13 @@ class Adam(Optimizer):
         self._moments = np.zeros((2, n_params))
         self.m, self.v = self._moments
         self._terms = np.empty((2, n_params))
-        self._gradient_term, self._square_term = self._terms
         self._tmp = np.empty(n_params)
         self._shift, self._scale = self._scalar(), self._scalar()
-        self._pair_key: tuple[np.ndarray, np.ndarray] | None = None
-        self._pair: np.ndarray | None = None
+        self._compiled: tuple | None = None
         super().__init__(n_params, **hyper)
 
     def _prepare(self):
         h, n = self.hyper, self.n_params
-        self._b1, self._b2, self._eps = h["beta1"], h["beta2"], h["epsilon"]
         # Per-row factors as whole rows: a (2, 1) column broadcast over the rows would
         # make the call slower than two separate ones.
         self._decay = np.repeat([[h["beta1"]], [h["beta2"]]], n, axis=1)
@@ -272,36 +300,43 @@ class Adam(Optimizer):
             return None
         return pair
 
-    def _step(self, params, grad, out, lr):
-        b1, b2, t = self._b1, self._b2, self.steps
-        moments, terms, tmp = self._moments, self._terms, self._tmp
-        multiply = np.multiply
-        if self._pair_key is None or self._pair_key[0] is not grad \
-                or self._pair_key[1] is not out:
-            self._pair_key, self._pair = (grad, out), self._adjacent_rows(grad, out)
+    def step_code(self, grad, out):
         # m = b1 m + (1 - b1) g and v = b2 v + (1 - b2) g^2, row by row. g^2 goes into
         # ``out`` (the step overwrites it below), so that when ``out`` follows ``grad``
         # in memory [g; g^2] is one array, read in place.
-        pair = self._pair
+        pair = self._adjacent_rows(grad, out)
         if pair is None:
-            np.copyto(self._gradient_term, grad)
-            multiply(grad, grad, self._square_term)
-            multiply(terms, self._gain, terms)
+            terms = ("copyto(gradient_term, grad)", "multiply(grad, grad, square_term)",
+                     "multiply(terms, gain, terms)")
         else:
-            multiply(grad, grad, out)
-            multiply(pair, self._gain, terms)
-        multiply(moments, self._decay, moments)
-        np.add(moments, terms, moments)
+            terms = ("multiply(grad, grad, out)", "multiply(pair, gain, terms)")
         # m_hat / (sqrt(v_hat) + eps) = (c2 / c1) m / (sqrt(v) + c2 eps), with c1 = 1 - b1^t
         # and c2 = sqrt(1 - b2^t): one pass fewer over the parameters.
-        c1 = 1.0 - b1**t
-        c2 = math.sqrt(1.0 - b2**t)
-        self._shift[()] = c2 * self._eps
-        self._scale[()] = -lr * c2 / c1
-        np.sqrt(self.v, tmp)
-        np.add(tmp, self._shift, tmp)
-        np.divide(self.m, tmp, out)
-        multiply(out, self._scale, out)
+        lines = (*terms,
+                 "multiply(moments, decay, moments)",
+                 "add(moments, terms, moments)",
+                 "c2 = root(1.0 - b2 ** t)",
+                 "shift[()] = c2 * eps",
+                 "scale[()] = -lr * c2 / (1.0 - b1 ** t)",
+                 "sqrt(v, tmp)",
+                 "add(tmp, shift, tmp)",
+                 "divide(m, tmp, out)",
+                 "multiply(out, scale, out)")
+        h = self.hyper
+        names = {"pair": pair, "terms": self._terms, "gradient_term": self._terms[0],
+                 "square_term": self._terms[1], "gain": self._gain, "decay": self._decay,
+                 "moments": self._moments, "m": self.m, "v": self.v, "tmp": self._tmp,
+                 "shift": self._shift, "scale": self._scale, "b1": h["beta1"],
+                 "b2": h["beta2"], "eps": h["epsilon"]}
+        return lines, names
+
+    def _step(self, params, grad, out, lr):
+        kept = self._compiled
+        if kept is None or kept[0] is not grad or kept[1] is not out \
+                or kept[2] != self.version:
+            step = compile_step(*self.step_code(grad, out))
+            kept = self._compiled = (grad, out, self.version, step)
+        kept[3](params, grad, out, lr, self.steps)
 
     def state(self):
         return {**super().state(), "m": self.m.copy(), "v": self.v.copy()}
@@ -318,11 +353,20 @@ class AdamW(Adam):
 
     name = "adamw"
 
-    def _step(self, params, grad, out, lr):
-        super()._step(params, grad, out, lr)
+    def __init__(self, n_params: int, **hyper) -> None:
+        self._rate = self._scalar()
+        super().__init__(n_params, **hyper)
+
+    def step_code(self, grad, out):
+        lines, names = super().step_code(grad, out)
         wd = self.hyper["weight_decay"]
         if wd:
-            out -= (lr * wd) * params
+            # out -= lr wd params (``tmp`` is free again once the Adam step is taken)
+            lines += ("rate[()] = lr * wd",
+                      "multiply(params, rate, tmp)",
+                      "subtract(out, tmp, out)")
+            names.update(rate=self._rate, wd=wd)
+        return lines, names
 
 
 _CLASSES: dict[str, type[Optimizer]] = {

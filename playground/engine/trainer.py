@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import compiled
+from . import compiled, training_pass
 from .network import Network
 from .optimizers import SGD, Optimizer, check_learning_rate
 from .schedules import Constant, EarlyStopping, Schedule
+from .training_pass import TrainPass
 
 #: Steps whose diagnostics are gathered before they are reduced to norms, and the most
 #: values such a block may hold.
@@ -165,6 +166,8 @@ class Trainer:
         self._samples = np.concatenate([self._x_train_aug, self.t_train], axis=1)
         self._batch_cache: tuple | None = None
         self._epoch_store: tuple | None = None
+        self._steps_key: tuple | None = None
+        self._steps: dict[int, TrainPass] = {}
         self._step_scales: dict[int, np.ndarray] = {}
         layers = len(network.layers)
         # Each step writes the squares of the buffer (parameters, gradients, update) into
@@ -236,18 +239,18 @@ class Trainer:
             result.diverged, result.stopped = self.diverged, self.stopped
             return self._trim(result, 0)
 
-        buf, params, update, grad = net.buffer, net.params, net.update, net.grad
+        update, grad = net.update, net.grad
         rows, n_rows = self._history_rows, len(self._history_rows)
         row = first = 0  # the next history row, and the step that filled the first one
         l1, l2 = self.l1, self.l2
         schedule, drop_rng = self.schedule, self.dropout_rng
         constant_rate = type(schedule) is Constant
         eval_every = self.eval_every or 0
-        opt_step = opt.step
-        add, square, isfinite = np.add, np.square, math.isfinite
+        isfinite = math.isfinite
         start = self.step
         done = 0
         lr = self.base_lr
+        # Each step is one generated function (see ``_step_function``).
         # Plain SGD (no momentum, no L1/L2): the step is -lr times the gradient, so the
         # training pass scales the output's dL/dz by -lr / n instead of 1 / n and the
         # gradient row comes out as the step itself, which saves the optimizer's pass
@@ -273,6 +276,7 @@ class Trainer:
         batches, j = self._batches()
         if fold:
             self._set_step_scales(lr)
+        step_fns = self._step_functions(fold)
         n_batches = len(batches)
         pos = self._pos
         with np.errstate(all="ignore"):  # a non-finite value is reported as divergence
@@ -284,21 +288,16 @@ class Trainer:
                     n_batches = len(batches)
                     if fold:
                         self._set_step_scales(lr)
-                x_t, t_t, pos, train_pass, scale, step_scale = batches[j]
+                x_t, t_t, pos, n, scale, step_scale = batches[j]
                 j += 1
                 if not constant_rate:
                     lr = self.base_lr * schedule.factor(start + k)
                     rates[k] = lr
                     if fold:
                         self._set_step_scales(lr)
-                if fold:
-                    loss, penalty = train_pass(x_t, t_t, drop_rng, None, l1, l2, step_scale)
-                    add(params, grad, params)
-                else:
-                    loss, penalty = train_pass(x_t, t_t, drop_rng, None, l1, l2, scale)
-                    opt_step(params, grad, update, lr)
-                    add(params, update, params)
-                square(buf, rows[row])
+                train_step = step_fns.get(n) or self._step_function(n, fold)
+                loss, penalty = train_step(x_t, t_t, drop_rng, None, l1, l2,
+                                           step_scale if fold else scale, lr, rows[row])
                 row += 1
                 if row == n_rows:
                     self._reduce_norms(norms[first : first + row], folded, first)
@@ -350,10 +349,10 @@ class Trainer:
     def _batches(self) -> tuple[list[tuple], int]:
         """The current epoch's batches from ``_pos`` on, and the index of the next one.
 
-        Each batch is ``(x^T, t^T, end, train_pass, scale, step_scale)``: the inputs with
-        their row of ones and the targets, laid out units x samples as contiguous arrays,
-        the position in the epoch after the batch, and for its size the network's
-        training pass and the two scales it may take (``_pass_and_scales``). They
+        Each batch is ``(x^T, t^T, end, n, scale, step_scale)``: the inputs with their
+        row of ones and the targets, laid out units x samples as contiguous arrays, the
+        position in the epoch after the batch, its size and the two scales its training
+        step may take (``_size_and_scales``). They
         are cut once per epoch order and batch size (the compiled runner may have moved
         ``_pos`` or drawn a new order in between, and the batch size may change between
         runs).
@@ -381,15 +380,14 @@ class Trainer:
         samples = self._samples
         n_full, short = divmod(len(rest), b)
         kept = self._epoch_store if pos == 0 else None
-        pass_b = self.network.pass_for(b)
-        if kept is None or kept[0] != b or kept[1] is not pass_b:
+        if kept is None or kept[0] != b:
             rows = np.empty((n_full, samples.shape[1], b))
             last = np.empty((samples.shape[1], short))
             batches = self._batch_list(rows, last, pos, b)
-            kept = (b, pass_b, rows, last, batches)
+            kept = (b, rows, last, batches)
             if pos == 0:
                 self._epoch_store = kept
-        _, _, rows, last, batches = kept
+        _, rows, last, batches = kept
         full = n_full * b
         np.copyto(rows, samples.take(rest[:full], axis=0)
                   .reshape(n_full, b, samples.shape[1]).transpose(0, 2, 1))
@@ -403,21 +401,40 @@ class Trainer:
         n_x, n_full = self._x_train_aug.shape[1], len(rows)
         batches = list(zip(rows[:, :n_x], rows[:, n_x:],
                            range(pos + b, pos + n_full * b + 1, b),
-                           *([x] * n_full for x in self._pass_and_scales(b))))
+                           *([x] * n_full for x in self._size_and_scales(b))))
         if last.shape[1]:
             # (like the compiled runner, a short last batch leaves the position past
             # the end of the epoch)
             batches.append((last[:n_x], last[n_x:], pos + n_full * b + b,
-                            *self._pass_and_scales(last.shape[1])))
+                            *self._size_and_scales(last.shape[1])))
         return batches
 
-    def _pass_and_scales(self, n: int) -> tuple:
-        """For batches of n: the training pass, 1 / n, and the 0-d array that holds
-        -lr / n for plain SGD (see ``run``)."""
+    def _size_and_scales(self, n: int) -> tuple:
+        """For batches of n: n, 1 / n, and the 0-d array that holds -lr / n for plain
+        SGD (see ``run``)."""
         scale = self._step_scales.get(n)
         if scale is None:
             scale = self._step_scales[n] = np.zeros(())
-        return self.network.pass_for(n), self.network.head.batch_constants(n)[1], scale
+        return n, self.network.head.batch_constants(n)[1], scale
+
+    def _step_functions(self, fold: bool) -> dict[int, TrainPass]:
+        """The training steps made so far for the optimizer as it is now (its
+        hyper-parameters are written into them) and for ``fold``, by batch size."""
+        key = (self.optimizer, self.optimizer.version, fold)
+        if self._steps_key != key:
+            self._steps_key, self._steps = key, {}
+        return self._steps
+
+    def _step_function(self, n: int, fold: bool) -> TrainPass:
+        """The training step for batches of n: the network's pass, the optimizer's step
+        (or with ``fold`` the step of plain SGD that the pass leaves in the gradient
+        row), the move of the parameters and the squares for the history, as one
+        generated function (``training_pass.build_step``)."""
+        net = self.network
+        step, _ = training_pass.build_step(net, net._work_for(n),
+                                           None if fold else self.optimizer)
+        self._step_functions(fold)[n] = step
+        return step
 
     def _reduce_norms(self, out: np.ndarray, folded: np.ndarray | None = None,
                       first: int = 0) -> None:

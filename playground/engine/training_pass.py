@@ -17,6 +17,12 @@ augmented inputs (n_inputs + 1, n), ``t_t`` the targets (outputs, n) and ``scale
 array that multiplies dL/dz of the output layer: 1 / n for the gradient of the mean
 loss, or -lr / n for the step of plain SGD (see ``Trainer``).
 ``source`` gives its text, to read or to debug.
+
+``build_step`` writes a whole training step of the trainer the same way:
+``train_step(x_t, t_t, rng, masks, l1, l2, scale, lr, hist)`` runs the pass, then the
+optimizer's step (its ``step_code`` lines where it gives them, else a call of its
+``step``), moves the parameters and writes the squares of the parameter buffer into
+the history row ``hist``.
 """
 
 from __future__ import annotations
@@ -28,11 +34,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import activations as act
-from . import heads
+from . import heads, optimizers
 
 if TYPE_CHECKING:  # pragma: no cover
     from .heads import Head
     from .network import Layer, Network, _Work
+    from .optimizers import Optimizer
 
 TrainPass = Callable[..., tuple[float, float]]
 
@@ -102,12 +109,40 @@ class _Source:
         for line in _renamed(lines, names):
             self.emit(line)
 
+    def optimizer(self, opt: Optimizer, grad: np.ndarray, update: np.ndarray) -> None:
+        """The optimizer's step into ``update``: its ``step_code`` lines, whose own names
+        (and the locals they set) get the prefix ``opt_``, or else a call of its
+        ``step``."""
+        self.bind("opt", opt)
+        code = opt.step_code(grad, update)
+        if code is None:
+            self.bind("opt_step", opt.step)
+            self.emit("opt_step(params, grad, update, lr)")
+            return
+        lines, own = code
+        self.names.update(optimizers.STEP_NAMES)
+        self.emit("opt.steps = t = opt.steps + 1")
+        names = {"params": "params", "grad": "grad", "out": "update", "lr": "lr", "t": "t"}
+        assigned = {m.group(1) for line in lines for m in [re.match(r"(\w+) =", line)] if m}
+        for name in (*own, *assigned):
+            if name not in names:
+                names[name] = f"opt_{name}"
+                if name in own:
+                    self.bind(f"opt_{name}", own[name])
+        for line in _renamed(lines, names):
+            self.emit(line)
 
-def generate(net: Network, w: _Work) -> tuple[str, dict[str, Any]]:
+
+def generate(net: Network, w: _Work, step: bool = False,
+             optimizer: Optimizer | None = None) -> tuple[str, dict[str, Any]]:
     """The source of the training pass for ``net`` on ``w``'s batch size, and the
-    objects its names refer to."""
+    objects its names refer to; with ``step``, of the training step (see
+    ``build_step``)."""
     src = _Source()
-    src.lines.append("def train_pass(x_t, t_t, rng, masks, l1, l2, scale):")
+    if step:
+        src.lines.append("def train_step(x_t, t_t, rng, masks, l1, l2, scale, lr, hist):")
+    else:
+        src.lines.append("def train_pass(x_t, t_t, rng, masks, l1, l2, scale):")
     n = w.ones.shape[0]
     hidden = net.hidden_layers
 
@@ -178,9 +213,23 @@ def generate(net: Network, w: _Work) -> tuple[str, dict[str, Any]]:
             src.bind(f"w{i}", layer.Wb[:-1])
             src.emit(f"w{i}.dot({d}, da{i - 1})")
 
-    src.emit("if l1 or l2:")
-    src.emit("    return loss, add_penalty(l1, l2)")
-    src.emit("return loss, 0.0")
+    if step:
+        src.emit("penalty = add_penalty(l1, l2) if l1 or l2 else 0.0")
+        src.names.update(params=net.params, grad=net.grad, update=net.update,
+                         buf=net.buffer, add=np.add, square=np.square)
+        if optimizer is None:
+            src.emit("# plain SGD: the gradient row holds the step (scale is -lr / n)")
+            src.emit("add(params, grad, params)")
+        else:
+            src.emit(f"# the optimizer's step ({optimizer.name})")
+            src.optimizer(optimizer, net.grad, net.update)
+            src.emit("add(params, update, params)")
+        src.emit("square(buf, hist)")
+        src.emit("return loss, penalty")
+    else:
+        src.emit("if l1 or l2:")
+        src.emit("    return loss, add_penalty(l1, l2)")
+        src.emit("return loss, 0.0")
     src.names.update(work=w, bn_forward=net._batch_norm_forward,
                      bn_backward=net._batch_norm_backward,
                      dropout_forward=net._dropout_forward,
@@ -214,3 +263,13 @@ def build(net: Network, w: _Work) -> tuple[TrainPass, str]:
     code = compile(source, f"<training pass, batch of {w.ones.shape[0]}>", "exec")
     exec(code, names)  # noqa: S102 - our own source, built above from the layer list
     return names["train_pass"], source
+
+
+def build_step(net: Network, w: _Work, optimizer: Optimizer | None) -> tuple[TrainPass, str]:
+    """The compiled training step for ``net`` at ``w``'s batch size, and its source:
+    the pass, then ``optimizer``'s step, or with None the step of plain SGD folded into
+    the pass (``scale`` = -lr / n), which the gradient row then holds."""
+    source, names = generate(net, w, step=True, optimizer=optimizer)
+    code = compile(source, f"<training step, batch of {w.ones.shape[0]}>", "exec")
+    exec(code, names)  # noqa: S102 - our own source, built above from the layer list
+    return names["train_step"], source

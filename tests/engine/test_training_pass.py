@@ -1,4 +1,5 @@
-"""The generated training pass, the heads' training lines and the trainer's check schedule."""
+"""The generated training pass and step, the heads' training lines and the trainer's check
+schedule."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from playground.engine import LayerSpec, Network, NetworkSpec, Trainer, make_optimizer
+from playground.engine import (
+    LayerSpec,
+    Network,
+    NetworkSpec,
+    Trainer,
+    make_optimizer,
+    training_pass,
+)
 from playground.engine import activations as act
 from playground.engine.heads import HEADS, make_head
 
@@ -129,3 +137,86 @@ def test_evaluations_fall_on_multiples_however_runs_are_cut(eval_every, pieces, 
     total = sum(pieces)
     assert trainer.step == total
     assert steps == list(range(eval_every, total + 1, eval_every))
+
+
+# --- the trainer's generated step --------------------------------------------------------------
+_OPTIMIZERS = [("sgd", {"momentum": 0.9}), ("sgd", {"momentum": 0.9, "nesterov": True}),
+               ("rmsprop", {"momentum": 0.5}), ("adagrad", {}), ("adam", {}),
+               ("adamw", {"weight_decay": 0.1})]
+
+
+def _stepped(optimizer, hyper, steps, change=None, l2=0.0):
+    """A trainer's run of ``steps`` (in two halves, ``change`` applied to the optimizer
+    in between with ``set``) beside the same steps taken one call at a time: the
+    network's pass, the optimizer's ``step`` and the move of the parameters."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(24, 2))
+    y = labels_for("softmax", 24, rng)
+    layers = (LayerSpec(5, "relu"), LayerSpec(5, "relu"))
+    net, manual = _net("softmax", layers), _net("softmax", layers)
+    opt = make_optimizer(optimizer, net.n_params, **hyper)
+    manual_opt = make_optimizer(optimizer, net.n_params, **hyper)
+    trainer = Trainer(net, opt, x, y, learning_rate=0.02, batch_size=8, eval_every=None,
+                      shuffle=False, l2=l2)
+    logs = [trainer.run(steps // 2).log]
+    if change:
+        opt.set(**change)
+    logs.append(trainer.run(steps - steps // 2).log)
+    x_aug, t = Network.augment(x), manual.encode_targets(y)
+    losses = []
+    for k in range(steps):
+        if change and k == steps // 2:  # a fresh optimizer, with the state so far
+            state = manual_opt.state()
+            manual_opt = make_optimizer(optimizer, net.n_params, **{**hyper, **change})
+            manual_opt.load_state(state)
+        rows = slice(8 * (k % 3), 8 * (k % 3) + 8)
+        loss, penalty = manual.loss_and_grad(x_aug[rows], t[rows], l2=l2)
+        losses.append(loss + penalty)
+        manual_opt.step(manual.params, manual.grad, manual.update, 0.02)
+        manual.params += manual.update
+    return trainer, logs, manual, manual_opt, losses
+
+
+@pytest.mark.parametrize(("optimizer", "hyper"), _OPTIMIZERS)
+def test_the_generated_step_is_the_pass_then_the_optimizer(optimizer, hyper):
+    trainer, logs, manual, manual_opt, losses = _stepped(optimizer, hyper, 10, l2=1e-3)
+    assert [*logs[0].loss, *logs[1].loss] == losses
+    np.testing.assert_array_equal(trainer.network.buffer, manual.buffer)
+    state, manual_state = trainer.optimizer.state(), manual_opt.state()
+    assert state.keys() == manual_state.keys() and int(state["steps"]) == 10
+    for name, value in state.items():
+        np.testing.assert_array_equal(value, manual_state[name])
+    # The history behind the norms saw the same parameters, gradients and updates.
+    for k, layer in enumerate(manual.layers):
+        w = manual.params[layer.weight_slice]
+        assert logs[1].weight_norm[-1, k] == pytest.approx(np.linalg.norm(w), rel=1e-14)
+
+
+@pytest.mark.parametrize(("optimizer", "hyper", "change"), [
+    ("adam", {}, {"beta1": 0.5, "epsilon": 1e-3}),
+    ("adamw", {"weight_decay": 0.1}, {"weight_decay": 0.5, "beta2": 0.9}),
+    ("adamw", {"weight_decay": 0.0}, {"weight_decay": 0.2}),
+    ("sgd", {"momentum": 0.9}, {"momentum": 0.1}),
+])
+def test_a_hyper_parameter_changed_between_runs_reaches_the_generated_step(
+        optimizer, hyper, change):
+    trainer, logs, manual, _, losses = _stepped(optimizer, hyper, 8, change)
+    assert [*logs[0].loss, *logs[1].loss] == losses
+    np.testing.assert_array_equal(trainer.network.params, manual.params)
+
+
+def test_the_step_writes_the_lines_of_adam_in_and_calls_the_others():
+    net = _net("softmax", (LayerSpec(4, "tanh"),))
+    adam = training_pass.build_step(net, net._work_for(6),
+                                    make_optimizer("adam", net.n_params))[1]
+    assert "opt.steps = t = opt.steps + 1" in adam and "opt_step(" not in adam
+    assert "multiply(grad, grad, update)" in adam  # g^2 into the update row, read as a pair
+    assert "divide(opt_m, opt_tmp, update)" in adam
+    assert adam.index("x_t.dot(d0_t, g0)") < adam.index("opt.steps") \
+        < adam.index("add(params, update, params)") < adam.index("square(buf, hist)")
+    rms = training_pass.build_step(net, net._work_for(6),
+                                   make_optimizer("rmsprop", net.n_params))[1]
+    assert "opt_step(params, grad, update, lr)" in rms
+    folded = training_pass.build_step(net, net._work_for(6), None)[1]
+    assert "add(params, grad, params)" in folded
+    assert "opt_" not in folded and "opt.steps" not in folded
