@@ -12,6 +12,14 @@ plus the time to evaluate net B on a 200x200 grid (the decision boundary), on nu
 on the fast path, and the fast path's JIT warm-up in a fresh process: cold (an empty cache
 folder) and from the cache that the cold run left.
 
+Every contender does the same work, measured two ways:
+
+* shuffled (the headline figures): a fresh sample order every epoch, as the playground
+  trains and as ``MLPClassifier`` does by default (``shuffle=True``); PyTorch gathers its
+  batches through ``torch.randperm``, as a shuffling ``DataLoader`` would;
+* fixed: the same consecutive batches every epoch for all three (``shuffle=False``),
+  which spares each of them its gathers (the ``*_fixed`` figures).
+
 Everything runs in one process, interleaved (A-numpy, A-torch, A-sklearn, B-numpy, ...)
 for several rounds, and the median of the rounds is reported, so that a noisy shared
 machine slows all contenders alike. BLAS is pinned to one thread: on these tiny matrices
@@ -71,7 +79,7 @@ def timed(run_chunk, steps_per_chunk: int, seconds: float) -> float:
 
 
 # ----------------------------------------------------------------------------- contenders
-def numpy_runner(cfg: dict, fast_path: bool = False):
+def numpy_runner(cfg: dict, fast_path: bool = False, shuffle: bool = True):
     x, y = make_data(cfg["classes"])
     head = "sigmoid" if cfg["classes"] == 2 else "softmax"
     spec = NetworkSpec(2, tuple(LayerSpec(u, cfg["activation"]) for u in cfg["hidden"]),
@@ -79,7 +87,7 @@ def numpy_runner(cfg: dict, fast_path: bool = False):
     net = Network(spec, np.random.default_rng(1))
     trainer = Trainer(net, make_optimizer(cfg["optimizer"], net.n_params), x, y,
                       learning_rate=cfg["lr"], batch_size=cfg["batch"], eval_every=None,
-                      fast_path=fast_path)
+                      fast_path=fast_path, shuffle=shuffle)
     chunk = 500
     return (lambda: trainer.run(chunk)), chunk, trainer
 
@@ -93,7 +101,7 @@ def fast_runner(cfg: dict):
     return run, chunk, trainer
 
 
-def torch_runner(cfg: dict):
+def torch_runner(cfg: dict, shuffle: bool = True):
     import torch
 
     torch.set_num_threads(1)
@@ -118,25 +126,32 @@ def torch_runner(cfg: dict):
         yt = torch.tensor(y)
         loss_fn = torch.nn.CrossEntropyLoss()
     b = cfg["batch"]
-    batches = [(xt[i : i + b], yt[i : i + b]) for i in range(0, N_SAMPLES, b)]
+    starts = range(0, N_SAMPLES, b)
+    fixed = [(xt[i : i + b], yt[i : i + b]) for i in starts]
+    generator = torch.Generator().manual_seed(0)
 
     def chunk():
+        if shuffle:
+            order = torch.randperm(N_SAMPLES, generator=generator)
+            batches = ((xt[idx], yt[idx]) for idx in (order[i : i + b] for i in starts))
+        else:
+            batches = fixed
         for xb, yb in batches:
             opt.zero_grad()
             loss = loss_fn(model(xb), yb)
             loss.backward()
             opt.step()
 
-    return chunk, len(batches)
+    return chunk, len(fixed)
 
 
-def sklearn_runner(cfg: dict):
+def sklearn_runner(cfg: dict, shuffle: bool = True):
     from sklearn.neural_network import MLPClassifier
 
     x, y = make_data(cfg["classes"])
     clf = MLPClassifier(hidden_layer_sizes=cfg["hidden"], activation=cfg["activation"],
                         solver=cfg["optimizer"], batch_size=cfg["batch"],
-                        learning_rate_init=cfg["lr"], momentum=0.0, shuffle=False,
+                        learning_rate_init=cfg["lr"], momentum=0.0, shuffle=shuffle,
                         random_state=0)
     classes = np.arange(cfg["classes"])
     steps = -(-N_SAMPLES // cfg["batch"])  # partial_fit makes one pass in batches
@@ -224,10 +239,15 @@ def main() -> None:
             runners[(name, "numpy")] = (run, steps)
             if name == "B":
                 net_b = trainer.network
+            if not cfg.get("fast_only"):
+                run, steps, _ = numpy_runner(cfg, shuffle=False)
+                runners[(name, "numpy_fixed")] = (run, steps)
             if have_torch and not cfg.get("fast_only"):
                 runners[(name, "torch")] = torch_runner(cfg)
+                runners[(name, "torch_fixed")] = torch_runner(cfg, shuffle=False)
             if not cfg.get("fast_only"):
                 runners[(name, "sklearn")] = sklearn_runner(cfg)
+                runners[(name, "sklearn_fixed")] = sklearn_runner(cfg, shuffle=False)
             run, steps, trainer = fast_runner(cfg)
             runners[(name, "fast")] = (run, steps)
             if name == "B":
@@ -241,9 +261,10 @@ def main() -> None:
             fast_grids.append(grid_ms(fast_b.predict))
 
     med = {k: statistics.median(v) for k, v in results.items()}
-    print(f"{'net':<4}{'engine':<10}{'steps/s (median)':>18}{'min':>10}{'max':>10}")
+    print(f"{'net':<4}{'engine':<14}{'steps/s (median)':>18}{'min':>10}{'max':>10}")
     for (name, engine), v in results.items():
-        print(f"{name:<4}{engine:<10}{med[(name, engine)]:>18,.0f}{min(v):>10,.0f}{max(v):>10,.0f}")
+        print(f"{name:<4}{engine:<14}{med[(name, engine)]:>18,.0f}{min(v):>10,.0f}"
+              f"{max(v):>10,.0f}")
     grid = statistics.median(grids)
     fast_grid = statistics.median(fast_grids)
     print(f"grid 200x200, net B, float32: {grid:.2f} ms (median of {len(grids)} rounds)")
@@ -252,16 +273,30 @@ def main() -> None:
     print(f"JIT warm-up in a fresh process: cold {cold:.2f} s, from the cache {cached:.2f} s "
           f"(importing numba alone: {numba_import:.2f} s)")
 
-    def ratio(name: str, other: str) -> str:
+    def ratio(name: str, other: str, ours: str = "numpy") -> str:
         if (name, other) not in med:
             return "nan"
-        return f"{med[(name, 'numpy')] / med[(name, other)]:.1f}"
+        return f"{med[(name, ours)] / med[(name, other)]:.1f}"
 
+    def fixed(name: str, other: str) -> str:
+        return ratio(name, f"{other}_fixed", "numpy_fixed")
+
+    print(
+        "like for like, shuffled: "
+        f"vs_torch_A={ratio('A', 'torch')} vs_torch_B={ratio('B', 'torch')} "
+        f"vs_sklearn_A={ratio('A', 'sklearn')} vs_sklearn_B={ratio('B', 'sklearn')}")
+    print(
+        "like for like, fixed batches: "
+        f"vs_torch_A={fixed('A', 'torch')} vs_torch_B={fixed('B', 'torch')} "
+        f"vs_sklearn_A={fixed('A', 'sklearn')} vs_sklearn_B={fixed('B', 'sklearn')}")
     print(
         f"engine_speed: A={med[('A', 'numpy')]:.0f} B={med[('B', 'numpy')]:.0f} "
         f"vs_torch_A={ratio('A', 'torch')} vs_torch_B={ratio('B', 'torch')} "
         f"vs_sklearn_A={ratio('A', 'sklearn')} vs_sklearn_B={ratio('B', 'sklearn')} "
         f"grid200_ms={grid:.2f} "
+        f"A_fixed={med[('A', 'numpy_fixed')]:.0f} B_fixed={med[('B', 'numpy_fixed')]:.0f} "
+        f"vs_torch_fixed_A={fixed('A', 'torch')} vs_torch_fixed_B={fixed('B', 'torch')} "
+        f"vs_sklearn_fixed_A={fixed('A', 'sklearn')} vs_sklearn_fixed_B={fixed('B', 'sklearn')} "
         f"fast_A={med[('A', 'fast')]:.0f} fast_B={med[('B', 'fast')]:.0f} "
         f"fast_B10={med[('B10', 'fast')]:.0f} fast_grid200_ms={fast_grid:.2f} "
         f"jit_cold_s={cold:.2f} jit_cached_s={cached:.2f}"
