@@ -410,10 +410,6 @@ class Network:
         scale = self.head.batch_constants(n)[1]  # 1 / n: the gradient of the mean loss
         return w.train_pass(x_t, t_t, dropout_rng, masks, l1, l2, scale)
 
-    def pass_for(self, n: int) -> training_pass.TrainPass:
-        """The training pass for batches of ``n`` (``train_pass`` without the look-up)."""
-        return self._work_for(n).train_pass
-
     def _add_penalty_grad(self, l1: float, l2: float) -> float:
         """Add the L1/L2 penalty's gradient to ``grad``; returns the penalty."""
         penalty = self.penalty(l1, l2)

@@ -352,10 +352,9 @@ class Trainer:
         Each batch is ``(x^T, t^T, end, n, scale, step_scale)``: the inputs with their
         row of ones and the targets, laid out units x samples as contiguous arrays, the
         position in the epoch after the batch, its size and the two scales its training
-        step may take (``_size_and_scales``). They
-        are cut once per epoch order and batch size (the compiled runner may have moved
-        ``_pos`` or drawn a new order in between, and the batch size may change between
-        runs).
+        step may take (``_size_and_scales``). They are cut once per epoch order and
+        batch size (the compiled runner may have moved ``_pos`` or drawn a new order in
+        between, and the batch size may change between runs).
         """
         pos, b, order = self._pos, self.batch_size, self._order
         kept = self._batch_cache
