@@ -34,6 +34,9 @@ from .training_pass import TrainPass
 #: values such a block may hold.
 _NORM_BLOCK = 64
 _NORM_BLOCK_VALUES = 1 << 20
+#: Epoch orders drawn in one go, and the most sample indices such a draw may hold.
+_ORDERS_AHEAD = 16
+_ORDERS_AHEAD_VALUES = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,7 @@ class Trainer:
         self._best_state: dict[str, np.ndarray] | None = None
         self._pos = len(x_train)  # forces a fresh epoch order on the first step
         self._order = np.arange(len(x_train))  # the epoch's sample order (for the kernels)
+        self._orders_ahead: list[np.ndarray] = []  # the next epochs' orders, drawn early
         self._epoch_started = False
         # Each sample's inputs (with the 1 of the bias) and targets in one row, so that
         # one gather cuts both for an epoch.
@@ -198,8 +202,21 @@ class Trainer:
             self.epoch += 1
         self._epoch_started = True
         if self.shuffle:
-            self._order = self.batch_rng.permutation(len(self.x_train))
+            self._order = self._draw_order()
         self._pos = 0
+
+    def _draw_order(self) -> np.ndarray:
+        """A fresh sample order for the next epoch: the batch generator's next
+        permutation. Orders are drawn several epochs ahead in one call of ``permuted``,
+        which gives the very orders that as many calls of ``permutation`` would (the
+        same shuffle of each row in turn) at less cost per epoch; the compiled runner
+        takes its orders here too, so both paths see one sequence."""
+        if not self._orders_ahead:
+            n = len(self.x_train)
+            ahead = max(1, min(_ORDERS_AHEAD, _ORDERS_AHEAD_VALUES // n))
+            block = self.batch_rng.permuted(np.tile(np.arange(n), (ahead, 1)), axis=1)
+            self._orders_ahead = list(block[::-1])
+        return self._orders_ahead.pop()
 
     def _choose_engine(self) -> compiled.CompiledRunner | None:
         """The compiled runner if it may run the next steps, else None (and why not)."""

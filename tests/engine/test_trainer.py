@@ -98,16 +98,17 @@ def _replay(manual, x, y, slices, lr=0.05):
 
 
 def test_shuffled_epochs_follow_the_batch_generator():
-    # 22 samples in batches of 8, three epochs: every epoch takes a fresh permutation
-    # from the batch generator and cuts it into [0:8], [8:16], [16:22].
+    # 22 samples in batches of 8, twenty epochs (more than the trainer draws in one go):
+    # every epoch takes the batch generator's next permutation and cuts it into [0:8],
+    # [8:16], [16:22].
     x, y = _problem(n=22)
     net, manual = build("tanh", "softmax", 1, width=4, seed=1), build("tanh", "softmax", 1,
                                                                        width=4, seed=1)
     trainer = _trainer(net, x, y, batch_rng=np.random.default_rng(9))
     trainer.fold_plain_sgd = False
-    log = trainer.run(9).log
+    log = trainer.run(60).log
     rng = np.random.default_rng(9)
-    slices = [order[a:b] for order in (rng.permutation(22) for _ in range(3))
+    slices = [order[a:b] for order in (rng.permutation(22) for _ in range(20))
               for a, b in ((0, 8), (8, 16), (16, 22))]
     assert list(log.loss) == _replay(manual, x, y, slices)
     np.testing.assert_array_equal(net.params, manual.params)

@@ -8,7 +8,7 @@ stay on the trainer. Either path can therefore take over from the other at any s
 
 Per call the runner, in numpy:
 
-* walks the epochs as the trainer does (``Trainer._new_epoch`` draws each epoch's order
+* walks the epochs as the trainer does (``Trainer._draw_order`` gives each epoch's order
   from ``batch_rng``) and lists the sample rows of the steps in order; the kernel cuts
   them into batches (the numpy loop cuts its own from the trainer's order when it takes
   over);
@@ -262,7 +262,7 @@ class CompiledRunner:
                     epoch += 1
                 started = True
                 if tr.shuffle:
-                    order = tr.batch_rng.permutation(n_train)
+                    order = tr._draw_order()
                     new_order = True
                 pos = 0
             m = min(k - planned, -(-(n_train - pos) // b))  # steps left in this epoch
