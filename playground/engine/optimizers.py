@@ -12,6 +12,7 @@ every ``step`` call, so schedules and live changes cost nothing); the internal s
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -34,7 +35,7 @@ STEP_NAMES: dict[str, object] = {
 }
 
 
-def compile_step(lines: tuple[str, ...], names: dict) -> object:
+def compile_step(lines: tuple[str, ...], names: dict) -> Callable[..., None]:
     """``step(params, grad, out, lr, t)`` made from the lines of ``Optimizer.step_code``."""
     source = "def step(params, grad, out, lr, t):\n" + "".join(f"    {line}\n" for line in lines)
     names = {**STEP_NAMES, **names}
