@@ -21,11 +21,14 @@ Every contender does the same work, measured two ways:
   which spares each of them its gathers (the ``*_fixed`` figures).
 
 Everything runs in one process, interleaved (A-numpy, A-torch, A-sklearn, B-numpy, ...)
-for several rounds, and the median of the rounds is reported, so that a noisy shared
-machine slows all contenders alike. BLAS is pinned to one thread: on these tiny matrices
-a second thread only adds synchronisation.
+for many short rounds, so that a noisy shared machine slows all contenders alike. Speeds
+are the medians over the rounds; a ratio is the median over the rounds of that round's
+ratio, as the contenders of one round ran within seconds of each other (the speed of
+these machines drifts by tens of percent from one stretch of seconds to the next).
+BLAS is pinned to one thread: on these tiny matrices a second thread only adds
+synchronisation.
 
-Usage: python benchmarks/engine_speed.py [--rounds 7] [--seconds 0.4] [--no-jit-timing]
+Usage: python benchmarks/engine_speed.py [--rounds 15] [--seconds 0.2] [--no-jit-timing]
 """
 
 from __future__ import annotations
@@ -217,8 +220,8 @@ def jit_seconds() -> tuple[float, float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--seconds", type=float, default=0.4, help="per contender per round")
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--seconds", type=float, default=0.2, help="per contender per round")
     parser.add_argument("--no-jit-timing", action="store_true",
                         help="skip the cold and cached warm-up runs (they take a minute)")
     args = parser.parse_args()
@@ -274,13 +277,21 @@ def main() -> None:
           f"(importing numba alone: {numba_import:.2f} s)")
 
     def ratio(name: str, other: str, ours: str = "numpy") -> str:
-        if (name, other) not in med:
+        if (name, other) not in results:
             return "nan"
-        return f"{med[(name, ours)] / med[(name, other)]:.1f}"
+        rounds = [a / b for a, b in zip(results[(name, ours)], results[(name, other)])]
+        return f"{statistics.median(rounds):.1f}"
 
     def fixed(name: str, other: str) -> str:
         return ratio(name, f"{other}_fixed", "numpy_fixed")
 
+    if ("B", "sklearn") in results:
+        print("B against scikit-learn, round by round, shuffled:",
+              " ".join(f"{a / b:.1f}" for a, b in zip(results[("B", "numpy")],
+                                                     results[("B", "sklearn")])))
+        print("B against scikit-learn, round by round, fixed batches:",
+              " ".join(f"{a / b:.1f}" for a, b in zip(results[("B", "numpy_fixed")],
+                                                     results[("B", "sklearn_fixed")])))
     print(
         "like for like, shuffled: "
         f"vs_torch_A={ratio('A', 'torch')} vs_torch_B={ratio('B', 'torch')} "
