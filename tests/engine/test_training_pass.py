@@ -145,19 +145,23 @@ _OPTIMIZERS = [("sgd", {"momentum": 0.9}), ("sgd", {"momentum": 0.9, "nesterov":
                ("adamw", {"weight_decay": 0.1})]
 
 
-def _stepped(optimizer, hyper, steps, change=None, l2=0.0):
+_RELU = (LayerSpec(5, "relu"), LayerSpec(5, "relu"))
+
+
+def _stepped(optimizer, hyper, steps, change=None, l2=0.0, layers=_RELU):
     """A trainer's run of ``steps`` (in two halves, ``change`` applied to the optimizer
     in between with ``set``) beside the same steps taken one call at a time: the
-    network's pass, the optimizer's ``step`` and the move of the parameters."""
+    network's pass (dropout drawn from a twin of the trainer's dropout generator), the
+    optimizer's ``step`` and the move of the parameters."""
     rng = np.random.default_rng(3)
     x = rng.normal(size=(24, 2))
     y = labels_for("softmax", 24, rng)
-    layers = (LayerSpec(5, "relu"), LayerSpec(5, "relu"))
     net, manual = _net("softmax", layers), _net("softmax", layers)
     opt = make_optimizer(optimizer, net.n_params, **hyper)
     manual_opt = make_optimizer(optimizer, net.n_params, **hyper)
     trainer = Trainer(net, opt, x, y, learning_rate=0.02, batch_size=8, eval_every=None,
-                      shuffle=False, l2=l2)
+                      shuffle=False, l2=l2, dropout_rng=np.random.default_rng(6))
+    dropout_rng = np.random.default_rng(6)
     logs = [trainer.run(steps // 2).log]
     if change:
         opt.set(**change)
@@ -170,7 +174,7 @@ def _stepped(optimizer, hyper, steps, change=None, l2=0.0):
             manual_opt = make_optimizer(optimizer, net.n_params, **{**hyper, **change})
             manual_opt.load_state(state)
         rows = slice(8 * (k % 3), 8 * (k % 3) + 8)
-        loss, penalty = manual.loss_and_grad(x_aug[rows], t[rows], l2=l2)
+        loss, penalty = manual.loss_and_grad(x_aug[rows], t[rows], dropout_rng, l2=l2)
         losses.append(loss + penalty)
         manual_opt.step(manual.params, manual.grad, manual.update, 0.02)
         manual.params += manual.update
@@ -190,6 +194,20 @@ def test_the_generated_step_is_the_pass_then_the_optimizer(optimizer, hyper):
     for k, layer in enumerate(manual.layers):
         w = manual.params[layer.weight_slice]
         assert logs[1].weight_norm[-1, k] == pytest.approx(np.linalg.norm(w), rel=1e-14)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "rmsprop"])
+def test_the_generated_step_with_batch_norm_dropout_and_prelu(optimizer):
+    layers = (LayerSpec(6, "prelu", dropout=0.25, batch_norm=True), LayerSpec(4, "tanh"),
+              LayerSpec(4, "elu", batch_norm=True))
+    trainer, logs, manual, manual_opt, losses = _stepped(optimizer, {}, 9, l2=1e-3,
+                                                         layers=layers)
+    assert [*logs[0].loss, *logs[1].loss] == losses
+    np.testing.assert_array_equal(trainer.network.buffer, manual.buffer)
+    for layer, twin in zip(trainer.network.hidden_layers, manual.hidden_layers):
+        if layer.batch_norm:
+            np.testing.assert_array_equal(layer.running_mean, twin.running_mean)
+            np.testing.assert_array_equal(layer.running_var, twin.running_var)
 
 
 @pytest.mark.parametrize(("optimizer", "hyper", "change"), [
