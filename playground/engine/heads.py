@@ -54,6 +54,9 @@ class Head:
 
     name = ""
     is_classifier = True
+    #: Rows the training pass leaves free below the logits, in the same array, for the
+    #: head's own use (see ``SoftmaxHead.train_code``).
+    spare_rows = 0
 
     def __init__(self) -> None:
         self._per_n: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -174,24 +177,38 @@ class SoftmaxHead(Head):
         lse = _logsumexp_rows(z)
         return (float(lse.sum()) - float(np.vdot(t, z))) / z.shape[0]
 
+    spare_rows = 1
+
     def train_code(self, z, d):
         k, n = z.shape
         # logsumexp(z) over the k rows, pairwise: logaddexp needs no shift by the
-        # maximum. A (k, 1) x (1, n) product spreads it over the rows (a ufunc that
-        # broadcasts a row runs far slower than one on whole arrays); then
-        # log P = z - logsumexp(z), the loss is -sum(t log P), and P - t gives dL/dz.
+        # maximum. Then log P = z - logsumexp(z), the loss is -sum(t log P), and P - t
+        # gives dL/dz. When z is the first k rows of a (k + 1, n) array (the training
+        # pass makes it so, see ``spare_rows``), logsumexp goes into the last row and
+        # one (k, k + 1) x (k + 1, n) product [I | -1] [z; lse] gives z - lse, to the
+        # last bit as a subtraction would (every other term of the sums is an exact 0).
+        # Otherwise a (k, 1) x (1, n) product spreads logsumexp over the rows (a ufunc
+        # that broadcasts a row runs far slower than one on whole arrays) and a
+        # subtraction follows.
+        base = z.base
+        joint = base is not None and base.shape == (k + 1, n) \
+            and base.flags.c_contiguous and z.ctypes.data == base.ctypes.data
+        lse = base[k] if joint else np.empty(n)
+        spread = ("spread.dot(z_lse, a)",) if joint else ("ones_k1.dot(lse_row, a)",
+                                                          "subtract(z, a, a)")
         lines = ("logaddexp(row0, row1, lse)",
                  *(f"logaddexp(lse, row{j}, lse)" for j in range(2, k)),
-                 "ones_k1.dot(lse_row, a)",
-                 "subtract(z, a, a)",
+                 *spread,
                  "loss = -vdot(t, a) / n",
                  "exp(a, a)",
                  "subtract(a, t, d)",
                  "multiply(d, scale, d)")
-        lse = np.empty(n)
         names = {f"row{j}": row for j, row in enumerate(z)}
-        names.update(lse=lse, lse_row=lse.reshape(1, n), ones_k1=np.ones((k, 1)),
-                     n=float(n), scale=self.batch_constants(n)[1])
+        names.update(lse=lse, n=float(n), scale=self.batch_constants(n)[1])
+        if joint:
+            names.update(z_lse=base, spread=np.hstack([np.eye(k), -np.ones((k, 1))]))
+        else:
+            names.update(lse_row=lse.reshape(1, n), ones_k1=np.ones((k, 1)))
         return lines, names
 
     def encode(self, y, n_outputs):

@@ -205,7 +205,10 @@ class _Work:
             self.a_aug = [np.ones((layer.units + 1, n)) for layer in hidden]
             self.d = [np.empty((layer.units, n)) for layer in net.layers]
         self.a = [aa[:-1] for aa in self.a_aug]
-        self.z = [np.empty((layer.units, n)) for layer in net.layers]
+        self.z = [np.empty((layer.units, n)) for layer in net.layers[:-1]]
+        # The logits with the rows the head may use below them (``Head.spare_rows``).
+        units = net.output_layer.units
+        self.z.append(np.empty((units + net.head.spare_rows, n))[:units])
         self.h = [np.empty((layer.units, n)) if layer.batch_norm else self.z[i]
                   for i, layer in enumerate(hidden)]
         # f(h) before dropout; the same array as a[i] when there is no dropout.

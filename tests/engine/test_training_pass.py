@@ -119,6 +119,31 @@ def test_softmax_head_at_extreme_logits_stays_finite():
     np.testing.assert_array_equal(d, (a - t) * 0.5)
 
 
+@pytest.mark.parametrize("k", [2, 3, 5])
+@pytest.mark.parametrize("scale", [1.0, 1000.0])
+def test_softmax_lines_with_a_spare_row_give_the_same_bits(k, scale):
+    """Logits with a spare row below them (as the training pass lays them out) take
+    z - logsumexp(z) from one product; the result is the subtraction's, to the bit."""
+    rng = np.random.default_rng(k)
+    n = 9
+    joint = np.empty((k + 1, n))
+    z = joint[:k]
+    z[...] = rng.normal(size=(k, n)) * scale
+    z[0, 0], z[-1, 1] = 800.0, -800.0
+    t = np.eye(k)[rng.integers(0, k, n)].T.copy()
+    head = make_head("softmax")
+    lines, _ = head.train_code(z, np.empty_like(z))
+    assert "spread.dot(z_lse, a)" in lines
+    a, d = np.empty_like(z), np.empty_like(z)
+    a2, d2 = np.empty_like(z), np.empty_like(z)
+    with np.errstate(over="raise", invalid="raise"):
+        loss = head.train(z, t, a, d)
+        plain = head.train(z.copy(), t, a2, d2)  # no spare row: the subtraction
+    assert loss == plain
+    np.testing.assert_array_equal(a, a2)
+    np.testing.assert_array_equal(d, d2)
+
+
 # --- when the trainer evaluates ------------------------------------------------------------------
 @settings(max_examples=40, deadline=None)
 @given(eval_every=st.integers(1, 40), pieces=st.lists(st.integers(0, 45), min_size=1,
