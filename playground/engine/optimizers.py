@@ -263,27 +263,50 @@ class Adam(Optimizer):
 
         m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
         step = -lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+
+    The moments are kept as the decayed sums they are scaled from,
+    ``sums = [m / (1 - b1); v / (1 - b2)]``, which advance as ``s = b s + g`` and
+    ``s = b s + g^2``: the new terms need no multiplication, and the constant factors
+    go into the two numbers the step computes anyway (see ``adam_factors``). ``m`` and
+    ``v`` give the moments themselves.
     """
 
     name = "adam"
 
     def __init__(self, n_params: int, **hyper) -> None:
-        # The two moments are the rows of one array, and so are their new terms, so one
-        # call on (2, P) arrays advances both: fewer calls, the same arithmetic.
-        self._moments = np.zeros((2, n_params))
-        self.m, self.v = self._moments
+        # Both sums are the rows of one array, so one call on (2, P) arrays advances
+        # both; with the gradient and its square side by side they take one add.
+        self.sums = np.zeros((2, n_params))
         self._terms = np.empty((2, n_params))
         self._tmp = np.empty(n_params)
         self._shift, self._scale = self._scalar(), self._scalar()
         self._compiled: tuple | None = None
+        self._betas: tuple[float, float] | None = None
         super().__init__(n_params, **hyper)
+
+    @property
+    def m(self) -> np.ndarray:
+        """The first moment estimate (a copy)."""
+        return self.sums[0] * (1.0 - self.hyper["beta1"])
+
+    @property
+    def v(self) -> np.ndarray:
+        """The second moment estimate (a copy)."""
+        return self.sums[1] * (1.0 - self.hyper["beta2"])
 
     def _prepare(self):
         h, n = self.hyper, self.n_params
-        # Per-row factors as whole rows: a (2, 1) column broadcast over the rows would
-        # make the call slower than two separate ones.
+        betas = (h["beta1"], h["beta2"])
+        if self._betas is not None and betas != self._betas:
+            # The same moments under the new betas (as ``state`` and ``load_state``
+            # would carry them over).
+            for row, old, new in zip(self.sums, self._betas, betas):
+                row *= 1.0 - old
+                row /= 1.0 - new
+        self._betas = betas
+        # The decays as whole rows: a (2, 1) column broadcast over the rows would make
+        # the call slower than two separate ones.
         self._decay = np.repeat([[h["beta1"]], [h["beta2"]]], n, axis=1)
-        self._gain = np.repeat([[1.0 - h["beta1"]], [1.0 - h["beta2"]]], n, axis=1)
 
     @staticmethod
     def _adjacent_rows(grad: np.ndarray, out: np.ndarray) -> np.ndarray | None:
@@ -302,33 +325,32 @@ class Adam(Optimizer):
         return pair
 
     def step_code(self, grad, out):
-        # m = b1 m + (1 - b1) g and v = b2 v + (1 - b2) g^2, row by row. g^2 goes into
-        # ``out`` (the step overwrites it below), so that when ``out`` follows ``grad``
-        # in memory [g; g^2] is one array, read in place.
+        # s = b s + [g; g^2], row by row. g^2 goes into ``out`` (the step overwrites it
+        # below), so that when ``out`` follows ``grad`` in memory [g; g^2] is one
+        # array, read in place.
         pair = self._adjacent_rows(grad, out)
         if pair is None:
-            terms = ("copyto(gradient_term, grad)", "multiply(grad, grad, square_term)",
-                     "multiply(terms, gain, terms)")
+            terms = ("copyto(gradient_term, grad)", "multiply(grad, grad, square_term)")
         else:
-            terms = ("multiply(grad, grad, out)", "multiply(pair, gain, terms)")
-        # m_hat / (sqrt(v_hat) + eps) = (c2 / c1) m / (sqrt(v) + c2 eps), with c1 = 1 - b1^t
-        # and c2 = sqrt(1 - b2^t): one pass fewer over the parameters.
+            terms = ("multiply(grad, grad, out)",)
         lines = (*terms,
-                 "multiply(moments, decay, moments)",
-                 "add(moments, terms, moments)",
+                 "multiply(sums, decay, sums)",
+                 "add(sums, terms, sums)",
                  "c2 = root(1.0 - b2 ** t)",
-                 "shift[()] = c2 * eps",
-                 "scale[()] = -lr * c2 / (1.0 - b1 ** t)",
-                 "sqrt(v, tmp)",
+                 "shift[()] = c2 * eps_k",
+                 "scale[()] = -lr * c2 * k / (1.0 - b1 ** t)",
+                 "sqrt(second, tmp)",
                  "add(tmp, shift, tmp)",
-                 "divide(m, tmp, out)",
+                 "divide(first, tmp, out)",
                  "multiply(out, scale, out)")
         h = self.hyper
-        names = {"pair": pair, "terms": self._terms, "gradient_term": self._terms[0],
-                 "square_term": self._terms[1], "gain": self._gain, "decay": self._decay,
-                 "moments": self._moments, "m": self.m, "v": self.v, "tmp": self._tmp,
-                 "shift": self._shift, "scale": self._scale, "b1": h["beta1"],
-                 "b2": h["beta2"], "eps": h["epsilon"]}
+        k, eps_k = adam_factors(h["beta1"], h["beta2"], h["epsilon"])
+        names = {"terms": self._terms if pair is None else pair,
+                 "gradient_term": self._terms[0], "square_term": self._terms[1],
+                 "decay": self._decay, "sums": self.sums, "first": self.sums[0],
+                 "second": self.sums[1], "tmp": self._tmp, "shift": self._shift,
+                 "scale": self._scale, "b1": h["beta1"], "b2": h["beta2"], "k": k,
+                 "eps_k": eps_k}
         return lines, names
 
     def _step(self, params, grad, out, lr):
@@ -340,12 +362,25 @@ class Adam(Optimizer):
         kept[3](params, grad, out, lr, self.steps)
 
     def state(self):
-        return {**super().state(), "m": self.m.copy(), "v": self.v.copy()}
+        return {**super().state(), "m": self.m, "v": self.v}
 
     def load_state(self, state):
         super().load_state(state)
-        self.m[...] = state["m"]
-        self.v[...] = state["v"]
+        self.sums[0] = state["m"] / (1.0 - self.hyper["beta1"])
+        self.sums[1] = state["v"] / (1.0 - self.hyper["beta2"])
+
+
+def adam_factors(beta1: float, beta2: float, epsilon: float) -> tuple[float, float]:
+    """The constants of Adam's step on the decayed sums (see ``Adam``).
+
+    With c1 = 1 - b1^t and c2 = sqrt(1 - b2^t),
+    ``m_hat / (sqrt(v_hat) + eps) = (c2 / c1) m / (sqrt(v) + c2 eps)``, and with
+    ``m = (1 - b1) s1``, ``v = (1 - b2) s2`` this is
+    ``(c2 k / c1) s1 / (sqrt(s2) + c2 eps_k)`` for ``k = (1 - b1) / sqrt(1 - b2)`` and
+    ``eps_k = eps / sqrt(1 - b2)``, returned here. The compiled kernel uses the same
+    two numbers."""
+    root = math.sqrt(1.0 - beta2)
+    return (1.0 - beta1) / root, epsilon / root
 
 
 class AdamW(Adam):

@@ -195,9 +195,12 @@ def _stepped(optimizer, hyper, steps, change=None, l2=0.0, layers=_RELU):
     losses = []
     for k in range(steps):
         if change and k == steps // 2:  # a fresh optimizer, with the state so far
-            state = manual_opt.state()
-            manual_opt = make_optimizer(optimizer, net.n_params, **{**hyper, **change})
-            manual_opt.load_state(state)
+            fresh = make_optimizer(optimizer, net.n_params, **{**hyper, **change})
+            fresh.load_state(manual_opt.state())
+            if hasattr(fresh, "sums") and all(
+                    fresh.hyper[b] == manual_opt.hyper[b] for b in ("beta1", "beta2")):
+                fresh.sums[...] = manual_opt.sums  # Adam's own form, to the bit
+            manual_opt = fresh
         rows = slice(8 * (k % 3), 8 * (k % 3) + 8)
         loss, penalty = manual.loss_and_grad(x_aug[rows], t[rows], dropout_rng, l2=l2)
         losses.append(loss + penalty)
@@ -254,7 +257,8 @@ def test_the_step_writes_the_lines_of_adam_in_and_calls_the_others():
                                     make_optimizer("adam", net.n_params))[1]
     assert "opt.steps = t = opt.steps + 1" in adam and "opt_step(" not in adam
     assert "multiply(grad, grad, update)" in adam  # g^2 into the update row, read as a pair
-    assert "divide(opt_m, opt_tmp, update)" in adam
+    assert "add(opt_sums, opt_terms, opt_sums)" in adam
+    assert "divide(opt_first, opt_tmp, update)" in adam
     assert adam.index("x_t.dot(d0_t, g0)") < adam.index("opt.steps") \
         < adam.index("add(params, update, params)") < adam.index("square(buf, hist)")
     rms = training_pass.build_step(net, net._work_for(6),

@@ -969,29 +969,30 @@ def _optimizer_step(opt, hyper, s1, s2, t, params, grad, update, lr):
             s = s1[p] + g * g
             s1[p] = s
             update[p] = (g / (math.sqrt(s) + eps)) * -lr
-    else:  # adam, adamw
+    else:  # adam, adamw, on the decayed sums s1 = m / (1 - b1), s2 = v / (1 - b2)
         b1, b2, eps, wd = hyper[0], hyper[1], hyper[2], hyper[3]
-        c1 = 1.0 - math.pow(b1, float(t))
+        root = math.sqrt(1.0 - b2)  # the constants of optimizers.adam_factors
+        k, eps_k = (1.0 - b1) / root, eps / root
         c2 = math.sqrt(1.0 - math.pow(b2, float(t)))
-        scale = -lr * c2 / c1
-        ceps = c2 * eps
+        scale = -lr * c2 * k / (1.0 - math.pow(b1, float(t)))
+        shift = c2 * eps_k
         if opt == O_ADAMW and wd != 0.0:
             decay = lr * wd
             for p in range(P):
                 g = grad[p]
-                m = s1[p] * b1 + g * (1.0 - b1)
-                v = s2[p] * b2 + (g * g) * (1.0 - b2)
+                m = s1[p] * b1 + g
+                v = s2[p] * b2 + g * g
                 s1[p] = m
                 s2[p] = v
-                update[p] = (m / (math.sqrt(v) + ceps)) * scale - decay * params[p]
+                update[p] = (m / (math.sqrt(v) + shift)) * scale - decay * params[p]
         else:
             for p in range(P):
                 g = grad[p]
-                m = s1[p] * b1 + g * (1.0 - b1)
-                v = s2[p] * b2 + (g * g) * (1.0 - b2)
+                m = s1[p] * b1 + g
+                v = s2[p] * b2 + g * g
                 s1[p] = m
                 s2[p] = v
-                update[p] = (m / (math.sqrt(v) + ceps)) * scale
+                update[p] = (m / (math.sqrt(v) + shift)) * scale
 
 
 @_jit(fastmath=REASSOC)

@@ -95,7 +95,7 @@ def optimizer_arguments(opt: Optimizer) -> tuple[int, np.ndarray, np.ndarray, np
         hyper, s1, s2 = (h["epsilon"], 0.0, 0.0, 0.0), opt.sum_sq, None
     else:
         wd = h.get("weight_decay", 0.0)
-        hyper, s1, s2 = (h["beta1"], h["beta2"], h["epsilon"], wd), opt.m, opt.v
+        hyper, s1, s2 = (h["beta1"], h["beta2"], h["epsilon"], wd), *opt.sums
     return (kernels.OPTIMIZER_CODES[opt.name], np.array(hyper, dtype=np.float64), s1,
             s1 if s2 is None else s2)
 
