@@ -145,6 +145,26 @@ def test_set_keeps_the_state():
     np.testing.assert_allclose(out, expected, rtol=1e-13)
 
 
+@pytest.mark.parametrize("name", ["adam", "adamw"])
+def test_new_betas_keep_adams_moments(name):
+    """Adam keeps decayed sums scaled by 1 - beta; new betas must leave the moments
+    (to the last bit or so) and the next step must use them with the new betas."""
+    opt = make_optimizer(name, 5)
+    rng = np.random.default_rng(7)
+    p, out = rng.normal(size=5), np.zeros(5)
+    for _ in range(4):
+        opt.step(p, rng.normal(size=5), out, 0.01)
+    m, v = opt.m, opt.v
+    opt.set(beta1=0.8, beta2=0.99)
+    np.testing.assert_allclose(opt.m, m, rtol=2e-16, atol=0)
+    np.testing.assert_allclose(opt.v, v, rtol=2e-16, atol=0)
+    g = rng.normal(size=5)
+    opt.step(p, g, out, 0.01)
+    wd = {"weight_decay": 0.01} if name == "adamw" else {}
+    expected = ref_adam({"t": 4, "m": m, "v": v}, p, g, 0.01, beta1=0.8, beta2=0.99, **wd)
+    np.testing.assert_allclose(out, expected, rtol=1e-13)
+
+
 def test_sgd_momentum_change_keeps_the_velocity():
     opt = make_optimizer("sgd", 2, momentum=0.9)
     p, out = np.zeros(2), np.zeros(2)
