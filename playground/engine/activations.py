@@ -20,6 +20,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .codegen import function_from_lines
+
 ACTIVATIONS: tuple[str, ...] = (
     "linear",
     "sigmoid",
@@ -167,10 +169,8 @@ def _compiled(name: str, lines: tuple[str, ...], derivative: bool) -> Callable:
     body += [*lines, "return out"]
     function = f"_{name}_d" if derivative else f"_{name}"
     args = "z, a, out, alpha" if derivative else "z, out, alpha"
-    source = f"def {function}({args}):\n" + "".join(f"    {line}\n" for line in body)
     names = {**INLINE_NAMES, "CONSTANTS": CONSTANTS, "_zeros_like": _zeros_like}
-    exec(compile(source, f"<activation {name}>", "exec"), names)  # noqa: S102 - INLINE
-    return names[function]
+    return function_from_lines(function, args, body, names, f"<activation {name}>")
 
 
 _linear, _linear_d = (_compiled("linear", lines, d) for d, lines in enumerate(INLINE["linear"]))

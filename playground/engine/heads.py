@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from .activations import F64, sigmoid, softmax
+from .codegen import function_from_lines
 
 HEADS: tuple[str, ...] = ("sigmoid", "softmax", "linear", "classic")
 #: The functions the lines of ``Head.train_code`` call.
@@ -104,11 +105,9 @@ class Head:
             if len(self._compiled_train) > 8:
                 self._compiled_train.clear()
             lines, names = self.train_code(z, d)
-            source = "def train(z, t, a, d):\n" + "".join(
-                f"    {line}\n" for line in (*lines, "return float(loss)"))
-            names = {**INLINE_NAMES, **names}
-            exec(compile(source, f"<{self.name} head>", "exec"), names)  # noqa: S102
-            kept = self._compiled_train[z.shape] = (z, d, names["train"])
+            train = function_from_lines("train", "z, t, a, d", (*lines, "return float(loss)"),
+                                        {**INLINE_NAMES, **names}, f"<{self.name} head>")
+            kept = self._compiled_train[z.shape] = (z, d, train)
         return kept[2](z, t, a, d)
 
     def train_code(self, z: np.ndarray, d: np.ndarray) -> tuple[tuple[str, ...], dict]:

@@ -21,6 +21,7 @@ The output layer computes ``z = a_prev @ W + b`` and hands ``z`` to the head.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -221,8 +222,23 @@ class _Work:
         self.out = np.empty((net.spec.n_outputs, n))
         #: The activation parameter of each hidden layer, shaped to broadcast.
         self.alphas = [_column_param(layer) for layer in hidden]
-        #: The training pass for this batch size as straight-line code, and its source.
-        self.train_pass, self.source = training_pass.build(net, self)
+        self._net = net
+
+    @functools.cached_property
+    def _built(self) -> tuple[training_pass.TrainPass, str]:
+        # Written when first asked for: the trainer writes whole steps of its own
+        # (``training_pass.build_step``) and never calls the bare pass.
+        return training_pass.build(self._net, self)
+
+    @property
+    def train_pass(self) -> training_pass.TrainPass:
+        """The training pass for this batch size, as straight-line code."""
+        return self._built[0]
+
+    @property
+    def source(self) -> str:
+        """The source of ``train_pass``."""
+        return self._built[1]
 
 
 def _column_param(layer: Layer, dtype: type = np.float64) -> float | np.ndarray:
@@ -393,25 +409,10 @@ class Network:
         unless ``masks`` gives them (already scaled by 1 / keep, one per hidden layer).
         Batch normalization uses batch statistics and updates its running ones.
         """
-        return self.train_pass(x_aug.T, t.T, dropout_rng, masks, l1, l2)
-
-    def train_pass(
-        self,
-        x_t: np.ndarray,
-        t_t: np.ndarray,
-        dropout_rng: np.random.Generator | None = None,
-        masks: list[np.ndarray | None] | None = None,
-        l1: float = 0.0,
-        l2: float = 0.0,
-    ) -> tuple[float, float]:
-        """``loss_and_grad`` on a batch laid out units x samples: ``x_t`` is the
-        augmented input (n_inputs + 1, n) and ``t_t`` the targets (n_outputs, n). The
-        trainer keeps its batches in this layout, as contiguous arrays: operands in
-        Fortran order make every ufunc call slower."""
-        n = x_t.shape[1]
+        n = x_aug.shape[0]
         w = self._work.get(n) or self._work_for(n)
         scale = self.head.batch_constants(n)[1]  # 1 / n: the gradient of the mean loss
-        return w.train_pass(x_t, t_t, dropout_rng, masks, l1, l2, scale)
+        return w.train_pass(x_aug.T, t.T, dropout_rng, masks, l1, l2, scale)
 
     def _add_penalty_grad(self, l1: float, l2: float) -> float:
         """Add the L1/L2 penalty's gradient to ``grad``; returns the penalty."""

@@ -16,6 +16,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .codegen import function_from_lines
+
 OPTIMIZERS: tuple[str, ...] = ("sgd", "rmsprop", "adagrad", "adam", "adamw")
 
 #: Hyper-parameters of each optimizer with their defaults.
@@ -37,10 +39,8 @@ STEP_NAMES: dict[str, object] = {
 
 def compile_step(lines: tuple[str, ...], names: dict) -> Callable[..., None]:
     """``step(params, grad, out, lr, t)`` made from the lines of ``Optimizer.step_code``."""
-    source = "def step(params, grad, out, lr, t):\n" + "".join(f"    {line}\n" for line in lines)
-    names = {**STEP_NAMES, **names}
-    exec(compile(source, "<optimizer step>", "exec"), names)  # noqa: S102 - our own lines
-    return names["step"]
+    return function_from_lines("step", "params, grad, out, lr, t", lines,
+                               {**STEP_NAMES, **names}, "<optimizer step>")
 
 
 def _check_unit(name: str, value: float, closed_top: bool = False) -> float:

@@ -35,6 +35,7 @@ import numpy as np
 
 from . import activations as act
 from . import heads, optimizers
+from .codegen import compile_source
 
 if TYPE_CHECKING:  # pragma: no cover
     from .heads import Head
@@ -260,9 +261,8 @@ def _stacked_runs(net: Network, w: _Work) -> list[tuple[int, int]]:
 def build(net: Network, w: _Work) -> tuple[TrainPass, str]:
     """The compiled training pass for ``net`` at ``w``'s batch size, and its source."""
     source, names = generate(net, w)
-    code = compile(source, f"<training pass, batch of {w.ones.shape[0]}>", "exec")
-    exec(code, names)  # noqa: S102 - our own source, built above from the layer list
-    return names["train_pass"], source
+    label = f"<training pass, batch of {w.ones.shape[0]}>"
+    return compile_source(source, "train_pass", names, label), source
 
 
 def build_step(net: Network, w: _Work, optimizer: Optimizer | None) -> tuple[TrainPass, str]:
@@ -270,6 +270,5 @@ def build_step(net: Network, w: _Work, optimizer: Optimizer | None) -> tuple[Tra
     the pass, then ``optimizer``'s step, or with None the step of plain SGD folded into
     the pass (``scale`` = -lr / n), which the gradient row then holds."""
     source, names = generate(net, w, step=True, optimizer=optimizer)
-    code = compile(source, f"<training step, batch of {w.ones.shape[0]}>", "exec")
-    exec(code, names)  # noqa: S102 - our own source, built above from the layer list
-    return names["train_step"], source
+    label = f"<training step, batch of {w.ones.shape[0]}>"
+    return compile_source(source, "train_step", names, label), source
