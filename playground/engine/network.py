@@ -495,42 +495,65 @@ class Network:
         weights and the bias (and, folded into them, batch normalization); the returned
         arrays are (n, units) views of that layout.
         """
+        blocks, out_block = self._evaluation_blocks(dtype)
+        if not keep_hidden:
+            x = np.asarray(x)
+            logits = np.empty((out_block.shape[0], len(x)), dtype=dtype)
+            output = self._output_in_chunks(x, blocks, out_block, dtype, logits)
+            return ForwardResult([], [], logits.T, output.T)
         x = np.asarray(x, dtype=dtype)
-        n = x.shape[0]
-        blocks = [(self._evaluation_block(layer).T.astype(dtype),
-                   act.FORWARD[layer.activation], _column_param(layer, dtype))
-                  for layer in self.layers[:-1]]
-        out_block = self.output_layer.Wb.T.astype(dtype)
         pres: list[np.ndarray] = []
         posts: list[np.ndarray] = []
-        if keep_hidden:
-            arrays = self._layer_arrays(n, dtype)
-            z = out_block.dot(self._hidden_pass(x, blocks, arrays, pres, posts))
-        else:
-            # Nothing but the output leaves the call, so the samples go through in
-            # chunks whose layer values stay in the processor's cache, in arrays kept
-            # from call to call (fresh arrays of a few megabytes cost more in page faults
-            # than the arithmetic). A call that finds them taken, on another thread,
-            # makes its own.
-            z = np.empty((out_block.shape[0], n), dtype=dtype)
-            for start in range(0, n, EVAL_CHUNK):
-                part = x[start : start + EVAL_CHUNK]
-                key = (len(part), np.dtype(dtype))
-                arrays = self._eval_arrays.pop(key, None) or self._layer_arrays(len(part), dtype)
-                z[:, start : start + len(part)] = out_block.dot(
-                    self._hidden_pass(part, blocks, arrays, None, None))
-                if len(self._eval_arrays) >= 4:
-                    self._eval_arrays.clear()
-                self._eval_arrays[key] = arrays
+        arrays = self._layer_arrays(x.shape[0], dtype)
+        z = out_block.dot(self._hidden_pass(x, blocks, arrays, pres, posts))
         output = self.head.forward_units(z, np.empty_like(z))
         return ForwardResult(pres, posts, z.T, output.T)
 
+    def _evaluation_blocks(self, dtype: type) -> tuple[list, np.ndarray]:
+        """What an evaluation pass needs, in ``dtype``: per hidden layer its [W; b] block
+        transposed (batch norm folded in), activation and activation parameter; and the
+        output layer's block, transposed."""
+        blocks = [(self._evaluation_block(layer).T.astype(dtype),
+                   act.FORWARD[layer.activation], _column_param(layer, dtype))
+                  for layer in self.layers[:-1]]
+        return blocks, self.output_layer.Wb.T.astype(dtype)
+
+    def _output_in_chunks(self, x: np.ndarray, blocks: list, out_block: np.ndarray,
+                          dtype: type, logits: np.ndarray | None) -> np.ndarray:
+        """The network's output for the rows of ``x``, (outputs, n) in ``dtype``, with
+        the logits copied into ``logits`` when it is given.
+
+        Nothing else leaves the call, so the samples go through in chunks, head
+        included, whose values stay in the processor's cache, in arrays kept from call
+        to call: fresh arrays of a few hundred kilobytes cost more in page faults than
+        the arithmetic done in them. The inputs take ``dtype`` as they are copied into
+        the first layer's array. A call that finds the arrays taken, on another thread,
+        makes its own.
+        """
+        n = len(x)
+        output = np.empty((out_block.shape[0], n), dtype=dtype)
+        for start in range(0, n, EVAL_CHUNK):
+            part = x[start : start + EVAL_CHUNK]
+            end = start + len(part)
+            key = (len(part), np.dtype(dtype))
+            arrays = self._eval_arrays.pop(key, None) or self._layer_arrays(len(part), dtype)
+            z = arrays[-1]
+            out_block.dot(self._hidden_pass(part, blocks, arrays[:-1], None, None), z)
+            if logits is not None:
+                logits[:, start:end] = z
+            self.head.forward_units(z, output[:, start:end])
+            if len(self._eval_arrays) >= 4:
+                self._eval_arrays.clear()
+            self._eval_arrays[key] = arrays
+        return output
+
     def _layer_arrays(self, n: int, dtype: type) -> list[np.ndarray]:
-        """(units + 1, n) arrays for the inputs and each hidden layer, last row ones."""
+        """(units + 1, n) arrays for the inputs and each hidden layer, last row ones,
+        then an (outputs, n) array for the logits."""
         arrays = [np.empty((size + 1, n), dtype=dtype) for size in self.spec.sizes[:-1]]
         for array in arrays:
             array[-1] = 1.0
-        return arrays
+        return [*arrays, np.empty((self.spec.sizes[-1], n), dtype=dtype)]
 
     @staticmethod
     def _hidden_pass(x: np.ndarray, blocks: list, arrays: list[np.ndarray],
@@ -568,8 +591,10 @@ class Network:
         return block
 
     def predict(self, x: np.ndarray, dtype: type = np.float64) -> np.ndarray:
-        """Network output (probabilities or values) for each row of ``x``."""
-        return self.forward(x, dtype=dtype).output
+        """Network output (probabilities or values) for each row of ``x``, (n, outputs):
+        ``forward(x).output`` without the logits."""
+        blocks, out_block = self._evaluation_blocks(dtype)
+        return self._output_in_chunks(np.asarray(x), blocks, out_block, dtype, None).T
 
     def evaluate(self, x: np.ndarray, y: np.ndarray,
                  t: np.ndarray | None = None) -> tuple[float, float | None]:

@@ -160,6 +160,37 @@ def test_forward_matches_a_manual_computation():
 
 
 @pytest.mark.parametrize("head", HEADS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_evaluation_in_chunks_matches_one_whole_pass(head, dtype, monkeypatch):
+    # Chunks of 7 over 30 samples: four whole chunks and a ragged one of 2.
+    monkeypatch.setattr("playground.engine.network.EVAL_CHUNK", 7)
+    net = build("relu", head, 2, width=5, seed=4)
+    x = np.random.default_rng(2).normal(size=(30, 2))
+    whole = net.forward(x, keep_hidden=True, dtype=dtype)  # no chunks
+    res = net.forward(x, dtype=dtype)
+    out = net.predict(x, dtype=dtype)
+    for got in (res.logits, res.output, out):
+        assert got.dtype == dtype and got.shape == whole.output.shape
+    rtol = 1e-5 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(res.logits, whole.logits, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(res.output, whole.output, rtol=rtol, atol=rtol)
+    np.testing.assert_array_equal(out, res.output)
+    # The chunks' work arrays are kept from call to call, but no result shares them: a
+    # later call on other inputs leaves the first results as they were.
+    kept = out.copy(), res.logits.copy()
+    other = net.predict(-3.0 * x[:9], dtype=dtype)
+    np.testing.assert_array_equal(out, kept[0])
+    np.testing.assert_array_equal(res.logits, kept[1])
+    np.testing.assert_array_equal(other, net.forward(-3.0 * x[:9], keep_hidden=True,
+                                                     dtype=dtype).output)
+    # Inputs of any numeric type take the evaluation's dtype as they are copied in.
+    ints = np.arange(-10, 10).reshape(10, 2)
+    np.testing.assert_allclose(net.predict(ints.tolist(), dtype=dtype),
+                               net.predict(ints.astype(dtype), dtype=dtype), rtol=rtol)
+    assert net.predict(np.empty((0, 2)), dtype=dtype).shape == (0, whole.output.shape[1])
+
+
+@pytest.mark.parametrize("head", HEADS)
 def test_evaluate_gives_the_mean_loss_and_accuracy(head):
     net = build("tanh", head, 1, width=4, seed=2)
     rng = np.random.default_rng(0)
