@@ -505,7 +505,8 @@ class Network:
         pres: list[np.ndarray] = []
         posts: list[np.ndarray] = []
         arrays = self._layer_arrays(x.shape[0], dtype)
-        z = out_block.dot(self._hidden_pass(x, blocks, arrays, pres, posts))
+        z = arrays[-1]
+        out_block.dot(self._hidden_pass(x, blocks, arrays[:-1], pres, posts), z)
         output = self.head.forward_units(z, np.empty_like(z))
         return ForwardResult(pres, posts, z.T, output.T)
 
