@@ -35,8 +35,10 @@ BN_EPSILON = 1e-5
 BN_MOMENTUM = 0.9  # running = momentum * running + (1 - momentum) * batch statistic
 MAX_LAYERS = 32
 MAX_UNITS = 4096
-#: Samples per chunk of an evaluation pass (see ``Network.forward``).
-EVAL_CHUNK = 4096
+#: Values per layer array in a chunk of an evaluation pass (see ``Network.predict``):
+#: 10,000 samples for layers of 16 units, which timed fastest on a 200 x 200 grid (a
+#: tenth faster than 4,096 samples, and than no chunks at all).
+EVAL_CHUNK_VALUES = 170_000
 
 
 @dataclass(frozen=True)
@@ -533,8 +535,12 @@ class Network:
         """
         n = len(x)
         output = np.empty((out_block.shape[0], n), dtype=dtype)
-        for start in range(0, n, EVAL_CHUNK):
-            part = x[start : start + EVAL_CHUNK]
+        # Chunks of equal size (but the last), with layer arrays of about
+        # EVAL_CHUNK_VALUES values.
+        widest = max(self.spec.sizes) + 1
+        chunk = max(1, -(-n // max(1, -(-n * widest // EVAL_CHUNK_VALUES))))
+        for start in range(0, n, chunk):
+            part = x[start : start + chunk]
             end = start + len(part)
             key = (len(part), np.dtype(dtype))
             arrays = self._eval_arrays.pop(key, None) or self._layer_arrays(len(part), dtype)

@@ -162,10 +162,11 @@ def test_forward_matches_a_manual_computation():
 @pytest.mark.parametrize("head", HEADS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_evaluation_in_chunks_matches_one_whole_pass(head, dtype, monkeypatch):
-    # Chunks of 7 over 30 samples: four whole chunks and a ragged one of 2.
-    monkeypatch.setattr("playground.engine.network.EVAL_CHUNK", 7)
+    # Layer arrays of 6 rows (5 units and the ones) and 42 values a chunk: 31 samples
+    # go in 5 chunks of 7, the last one ragged (3).
+    monkeypatch.setattr("playground.engine.network.EVAL_CHUNK_VALUES", 42)
     net = build("relu", head, 2, width=5, seed=4)
-    x = np.random.default_rng(2).normal(size=(30, 2))
+    x = np.random.default_rng(2).normal(size=(31, 2))
     whole = net.forward(x, keep_hidden=True, dtype=dtype)  # no chunks
     res = net.forward(x, dtype=dtype)
     out = net.predict(x, dtype=dtype)
