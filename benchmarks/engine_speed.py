@@ -245,10 +245,9 @@ def main() -> None:
             if not cfg.get("fast_only"):
                 run, steps, _ = numpy_runner(cfg, shuffle=False)
                 runners[(name, "numpy_fixed")] = (run, steps)
-            if have_torch and not cfg.get("fast_only"):
-                runners[(name, "torch")] = torch_runner(cfg)
-                runners[(name, "torch_fixed")] = torch_runner(cfg, shuffle=False)
-            if not cfg.get("fast_only"):
+                if have_torch:
+                    runners[(name, "torch")] = torch_runner(cfg)
+                    runners[(name, "torch_fixed")] = torch_runner(cfg, shuffle=False)
                 runners[(name, "sklearn")] = sklearn_runner(cfg)
                 runners[(name, "sklearn_fixed")] = sklearn_runner(cfg, shuffle=False)
             run, steps, trainer = fast_runner(cfg)

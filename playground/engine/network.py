@@ -22,6 +22,7 @@ The output layer computes ``z = a_prev @ W + b`` and hands ``z`` to the head.
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -497,12 +498,12 @@ class Network:
         weights and the bias (and, folded into them, batch normalization); the returned
         arrays are (n, units) views of that layout.
         """
-        blocks, out_block = self._evaluation_blocks(dtype)
         if not keep_hidden:
             x = np.asarray(x)
-            logits = np.empty((out_block.shape[0], len(x)), dtype=dtype)
-            output = self._output_in_chunks(x, blocks, out_block, dtype, logits)
+            logits = np.empty((self.spec.sizes[-1], len(x)), dtype=dtype)
+            output = self._output_in_chunks(x, dtype, logits)
             return ForwardResult([], [], logits.T, output.T)
+        blocks, out_block = self._evaluation_blocks(dtype)
         x = np.asarray(x, dtype=dtype)
         pres: list[np.ndarray] = []
         posts: list[np.ndarray] = []
@@ -521,8 +522,8 @@ class Network:
                   for layer in self.layers[:-1]]
         return blocks, self.output_layer.Wb.T.astype(dtype)
 
-    def _output_in_chunks(self, x: np.ndarray, blocks: list, out_block: np.ndarray,
-                          dtype: type, logits: np.ndarray | None) -> np.ndarray:
+    def _output_in_chunks(self, x: np.ndarray, dtype: type,
+                          logits: np.ndarray | None) -> np.ndarray:
         """The network's output for the rows of ``x``, (outputs, n) in ``dtype``, with
         the logits copied into ``logits`` when it is given.
 
@@ -533,12 +534,13 @@ class Network:
         the first layer's array. A call that finds the arrays taken, on another thread,
         makes its own.
         """
+        blocks, out_block = self._evaluation_blocks(dtype)
         n = len(x)
         output = np.empty((out_block.shape[0], n), dtype=dtype)
-        # Chunks of equal size (but the last), with layer arrays of about
-        # EVAL_CHUNK_VALUES values.
-        widest = max(self.spec.sizes) + 1
-        chunk = max(1, -(-n // max(1, -(-n * widest // EVAL_CHUNK_VALUES))))
+        # Chunks of equal size (but the last) whose widest layer array (units + 1 rows)
+        # holds about EVAL_CHUNK_VALUES values.
+        n_chunks = max(1, math.ceil(n * (max(self.spec.sizes) + 1) / EVAL_CHUNK_VALUES))
+        chunk = max(1, math.ceil(n / n_chunks))
         for start in range(0, n, chunk):
             part = x[start : start + chunk]
             end = start + len(part)
@@ -600,8 +602,7 @@ class Network:
     def predict(self, x: np.ndarray, dtype: type = np.float64) -> np.ndarray:
         """Network output (probabilities or values) for each row of ``x``, (n, outputs):
         ``forward(x).output`` without the logits."""
-        blocks, out_block = self._evaluation_blocks(dtype)
-        return self._output_in_chunks(np.asarray(x), blocks, out_block, dtype, None).T
+        return self._output_in_chunks(np.asarray(x), dtype, None).T
 
     def evaluate(self, x: np.ndarray, y: np.ndarray,
                  t: np.ndarray | None = None) -> tuple[float, float | None]:

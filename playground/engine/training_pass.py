@@ -81,9 +81,7 @@ class _Source:
             return
         lines = inline[derivative]
         if any("zeros" in line for line in lines):
-            zeros = np.zeros_like(self.names[f"act{i}"])
-            zeros.flags.writeable = False
-            self.bind(f"zeros{i}", zeros)
+            self.bind(f"zeros{i}", act.zeros_like(self.names[f"act{i}"]))
         names = {"z": f"h{i}", "a": f"act{i}", "out": out, "one": "one", "zeros": f"zeros{i}"}
         for line in _renamed(lines, names):
             self.emit(line)
