@@ -20,15 +20,18 @@ Every contender does the same work, measured two ways:
 * fixed: the same consecutive batches every epoch for all three (``shuffle=False``),
   which spares each of them its gathers (the ``*_fixed`` figures).
 
-Everything runs in one process, interleaved (A-numpy, A-torch, A-sklearn, B-numpy, ...)
-for many short rounds, so that a noisy shared machine slows all contenders alike. Speeds
-are the medians over the rounds; a ratio is the median over the rounds of that round's
-ratio, as the contenders of one round ran within seconds of each other (the speed of
-these machines drifts by tens of percent from one stretch of seconds to the next).
+Everything runs in one process, interleaved, for many short rounds, so that a noisy
+shared machine slows all contenders alike. Within a round, a net's contenders take turns
+(A-numpy, A-torch, A-sklearn, ..., then again) in slices of a fraction of their time, so
+that each of them samples the same second or so of the machine's speed. Speeds are the
+medians over the rounds; a ratio is the median over the rounds of that round's ratio (the
+speed of these machines drifts by tens of percent from one stretch of seconds to the
+next).
 BLAS is pinned to one thread: on these tiny matrices a second thread only adds
 synchronisation.
 
-Usage: python benchmarks/engine_speed.py [--rounds 15] [--seconds 0.2] [--no-jit-timing]
+Usage: python benchmarks/engine_speed.py [--rounds 15] [--seconds 0.2] [--slices 4]
+                                          [--no-jit-timing]
 """
 
 from __future__ import annotations
@@ -69,8 +72,9 @@ def make_data(classes: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def timed(run_chunk, steps_per_chunk: int, seconds: float) -> float:
-    """Steps per second of ``run_chunk`` repeated for about ``seconds``."""
+def timed(run_chunk, steps_per_chunk: int, seconds: float) -> tuple[int, float]:
+    """(steps, seconds) of ``run_chunk`` repeated for about ``seconds``, after one
+    untimed call."""
     run_chunk()  # warm-up
     done, start = 0, time.perf_counter()
     while True:
@@ -78,7 +82,20 @@ def timed(run_chunk, steps_per_chunk: int, seconds: float) -> float:
         done += steps_per_chunk
         elapsed = time.perf_counter() - start
         if elapsed >= seconds:
-            return done / elapsed
+            return done, elapsed
+
+
+def one_round(contenders: dict, seconds: float, slices: int) -> dict:
+    """Steps per second of each contender over one round: ``slices`` turns in which every
+    contender runs for ``seconds / slices`` in turn, so that all of them sample the same
+    stretch of the machine's speed."""
+    totals = {key: [0, 0.0] for key in contenders}
+    for _ in range(slices):
+        for key, (run, steps) in contenders.items():
+            done, elapsed = timed(run, steps, seconds / slices)
+            totals[key][0] += done
+            totals[key][1] += elapsed
+    return {key: done / elapsed for key, (done, elapsed) in totals.items()}
 
 
 # ----------------------------------------------------------------------------- contenders
@@ -222,6 +239,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--seconds", type=float, default=0.2, help="per contender per round")
+    parser.add_argument("--slices", type=int, default=4,
+                        help="turns per round in which a net's contenders take their time")
     parser.add_argument("--no-jit-timing", action="store_true",
                         help="skip the cold and cached warm-up runs (they take a minute)")
     args = parser.parse_args()
@@ -257,8 +276,10 @@ def main() -> None:
         results: dict[tuple[str, str], list[float]] = {k: [] for k in runners}
         grids, fast_grids = [], []
         for _ in range(args.rounds):
-            for key, (run, steps) in runners.items():
-                results[key].append(timed(run, steps, args.seconds))
+            for name in NETS:
+                net_runners = {k: v for k, v in runners.items() if k[0] == name}
+                for key, speed in one_round(net_runners, args.seconds, args.slices).items():
+                    results[key].append(speed)
             grids.append(grid_ms(net_b.predict))
             fast_grids.append(grid_ms(fast_b.predict))
 

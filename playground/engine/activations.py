@@ -152,6 +152,20 @@ INLINE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "relu": (("maximum(z, zeros, out=out)",),
              ("sign(a, out)",)),
 }
+#: Activations whose derivative is 0 or 1 and whose output is >= +0, so that the
+#: training pass may take the derivative and multiply it in on the integer view of the
+#: floats' bits (see ``bits``): the integer of a float >= +0 is > 0 exactly where the
+#: float is, so ``sign`` gives 0 or 1 as an integer, and multiplying the bits of dL/da by
+#: 1 or 0 gives dL/da or +0.0. numpy's integer ``sign`` runs its vector loop and the
+#: float one does not (0.8 against 1.5 us on three stacked 16 x 32 layers here).
+MASK_BITS: frozenset[str] = frozenset({"relu"})
+
+
+def bits(a: np.ndarray) -> np.ndarray:
+    """The integer view of ``a``'s bits (same shape, an integer of the float's size)."""
+    return a.view(np.dtype(f"i{a.itemsize}"))
+
+
 #: The functions the lines of INLINE call.
 INLINE_NAMES: dict[str, object] = {
     "copyto": np.copyto, "tanh": np.tanh, "multiply": np.multiply,

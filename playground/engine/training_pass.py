@@ -59,6 +59,7 @@ class _Source:
         self.lines: list[str] = []
         self.names: dict[str, Any] = {**act.INLINE_NAMES, **heads.INLINE_NAMES,
                                       "one": act.F64.one}
+        self.bit_masks: set[str] = set()  # the names of dL/dz arrays that hold bit masks
 
     def bind(self, name: str, value: Any) -> str:
         self.names[name] = value
@@ -80,6 +81,15 @@ class _Source:
                 self.emit(f"f{i}(h{i}, act{i}, p{i})")
             return
         lines = inline[derivative]
+        if derivative and layer.activation in act.MASK_BITS:
+            # the mask as integers in the bits of ``out`` (see ``backward_multiply``)
+            self.bit_masks.add(out)
+            a = self.bind(f"act{i}_bits", act.bits(self.names[f"act{i}"]))
+            out = self.bind(f"{out}_bits", act.bits(self.names[out]))
+            names = {"a": a, "out": out}
+            for line in _renamed(lines, names):
+                self.emit(line)
+            return
         if any("zeros" in line for line in lines):
             self.bind(f"zeros{i}", act.zeros_like(self.names[f"act{i}"]))
         names = {"z": f"h{i}", "a": f"act{i}", "out": out, "one": "one", "zeros": f"zeros{i}"}
@@ -89,12 +99,26 @@ class _Source:
     def stacked_derivative(self, layer: Layer, first: int, last: int, w: _Work) -> None:
         """The derivative of layers ``first`` to ``last`` (which share ``layer``'s
         activation) into their dL/dz, in one go over the stacked outputs."""
-        a = self.bind(f"act_s{first}", w.a_stack[first : last + 1])
-        out = self.bind(f"d_s{first}", w.d_stack[first : last + 1])
+        a_stack, d_stack = w.a_stack[first : last + 1], w.d_stack[first : last + 1]
+        if layer.activation in act.MASK_BITS:
+            a_stack, d_stack = act.bits(a_stack), act.bits(d_stack)
+            self.bit_masks.update(f"d{i}" for i in range(first, last + 1))
+        a = self.bind(f"act_s{first}", a_stack)
+        out = self.bind(f"d_s{first}", d_stack)
         self.emit(f"# the derivative of layers {first + 1} to {last + 1} at once")
         for line in _renamed(act.INLINE[layer.activation][1],
                              {"a": a, "out": out, "one": "one"}):
             self.emit(line)
+
+    def backward_multiply(self, d: str, da: str) -> None:
+        """dL/dz = f'(z) dL/da into ``d``, which holds f'(z); or, where the lines of
+        ``activation`` or ``stacked_derivative`` wrote f'(z) as integers 0 and 1 in the
+        floats' bits (``activations.MASK_BITS``), the bits of dL/da times them as
+        integers."""
+        if d in self.bit_masks:
+            d = self.bind(f"{d}_bits", act.bits(self.names[d]))
+            da = self.bind(f"{da}_bits", act.bits(self.names[da]))
+        self.emit(f"multiply({d}, {da}, {d})")
 
     def head(self, head: Head, z: np.ndarray, d: np.ndarray) -> None:
         """The head's training pass (``Head.train_code``) on z_out, t_t, out and d_out,
@@ -202,7 +226,7 @@ def generate(net: Network, w: _Work, step: bool = False,
             src.emit(f"prelu_slope_grad(layer{i}, h{i}, {da}, work)")
         if i not in in_runs:
             src.activation(layer, True, i, d)
-        src.emit(f"multiply({d}, {da}, {d})")
+        src.backward_multiply(d, da)
         if layer.batch_norm:
             src.emit(f"bn_backward(layer{i}, work, {i}, {n}, {d})")
         below = "x_t" if i == 0 else f"a_aug{i - 1}"

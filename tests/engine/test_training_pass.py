@@ -63,6 +63,41 @@ def test_inlined_activations_change_nothing(head, activation, widths, monkeypatc
     np.testing.assert_array_equal(net.grad, called_grad)
 
 
+@pytest.mark.parametrize("widths", [(4,), (4, 4, 4)])
+def test_relu_masks_in_the_bits_match_the_float_masks_at_zero(widths, monkeypatch):
+    """The pass takes relu's 0/1 derivative and multiplies it in on the floats' bits
+    (``activations.MASK_BITS``). Units whose pre-activation is exactly 0 (all weights 0,
+    so +0.0 or -0.0 by the inputs' signs) or negative must get dL/dz = 0, as with the
+    float mask, and the others dL/da itself, whatever its sign."""
+    # relu's outputs are >= +0.0, never -0.0, whose bits are a negative integer
+    # (BLAS gives +0.0 for a sum of zeros, so the pass below meets only +0.0).
+    for n in (5, 300):
+        z = np.tile([-0.0, 0.0, -1.5, 2.0, -np.inf], n // 5)
+        assert not np.signbit(act.apply("relu", z)).any()
+    net = _net("softmax", tuple(LayerSpec(u, "relu") for u in widths))
+    for layer in net.hidden_layers:
+        layer.Wb[:, 0] = 0.0  # unit 0: z = 0 exactly, of either sign
+        layer.Wb[-1, 0] = -0.0
+        layer.Wb[:, 1] = -np.abs(layer.Wb[:, 1])  # unit 1: z < 0 on inputs >= 0
+        layer.Wb[-1, 1] = -1.0
+    x_aug, t = _batch(net, 9)
+    x_aug[:3, :2] = -np.abs(x_aug[:3, :2])  # 0 * negative inputs give -0.0
+    x_aug[3:, :2] = np.abs(x_aug[3:, :2])
+    loss, _ = net.loss_and_grad(x_aug, t)
+    source = net._work[9].source
+    assert "_bits" in source and "sign(" in source
+    w = net._work[9]
+    for i, layer in enumerate(net.hidden_layers):
+        assert np.all(w.d[i][0] == 0) and np.all(np.isfinite(w.d[i]))
+        assert np.all(layer.gWb[:, 0] == 0)
+        active = w.act[i] > 0
+        np.testing.assert_array_equal(w.d[i][active], w.da[i][active])
+        np.testing.assert_array_equal(w.d[i][~active], 0.0)
+    called_loss, called_grad = _called_pass(net, x_aug, t, monkeypatch)
+    assert loss == called_loss
+    np.testing.assert_array_equal(net.grad, called_grad)
+
+
 @pytest.mark.parametrize("head", HEADS)
 def test_the_inlined_head_matches_head_train(head):
     """The pass writes the head's lines in; ``Head.train`` compiles the same lines."""
