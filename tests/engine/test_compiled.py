@@ -331,7 +331,9 @@ def test_no_kernel_call_starts_too_close_to_the_deadline(kernels, monkeypatch):
     monkeypatch.setattr(runner, "MAX_CALL_STEPS", 64)  # many calls before the deadline
     fast.run(10**7, deadline=deadline)
     assert len(left) > 3
-    assert min(left[1:]) >= runner.MIN_CALL_SECONDS
+    # The run looks at the clock just before it calls; a millisecond allows for the
+    # Python in between on a busy machine.
+    assert min(left[1:]) >= runner.MIN_CALL_SECONDS - 0.001
     assert deadline - time.perf_counter() < runner.MIN_CALL_SECONDS + 0.05
 
 

@@ -134,6 +134,10 @@ class CompiledRunner:
             return Trainer._trim(result, 0)
         done = 0
         while done < n_steps:
+            # After the first call, one is made only while enough time is left for it.
+            if done and deadline is not None \
+                    and deadline - time.perf_counter() < MIN_CALL_SECONDS:
+                break
             k = min(n_steps - done, self._call_limit())
             every = tr.eval_every or 0
             if every and self._listening():
@@ -142,8 +146,7 @@ class CompiledRunner:
                 k = min(k, self._steps_that_fit(deadline))
             ran, ended = self._call(k, done, result)
             done += ran
-            if ended or (deadline is not None
-                         and deadline - time.perf_counter() < MIN_CALL_SECONDS):
+            if ended:
                 break
         return Trainer._trim(result, done)
 
