@@ -27,9 +27,18 @@ HEADS: tuple[str, ...] = ("sigmoid", "softmax", "linear", "classic")
 #: The functions the lines of ``Head.train_code`` call.
 INLINE_NAMES: dict[str, object] = {
     "copyto": np.copyto, "exp": np.exp, "logaddexp": np.logaddexp, "multiply": np.multiply,
-    "subtract": np.subtract, "tanh": np.tanh, "vdot": np.vdot,
+    "subtract": np.subtract, "tanh": np.tanh,
 }
 CLASSIFICATION_HEADS = frozenset({"sigmoid", "softmax", "classic"})
+
+
+def flat(x: np.ndarray) -> np.ndarray:
+    """``x`` (k, n) as one flat row of k n values, output by output: a view, so that the
+    lines of ``Head.train_code`` write through it. On flat rows the targets' products
+    and sums are BLAS dots of two vectors, which cost less than ``vdot`` on (k, n)."""
+    if not x.flags.c_contiguous:
+        raise ValueError("a head's work arrays must be C-contiguous")
+    return x.reshape(-1)
 
 
 def check_head(name: str, parameter: str = "head") -> str:
@@ -98,27 +107,29 @@ class Head:
         Writes the output into ``a`` and ``dL/dz`` into ``d`` and returns the mean loss.
         The training path keeps a layer's values unit by unit with the batch innermost, so
         every row is one contiguous vector. The pass is ``train_code``'s lines, compiled
-        once for these ``z`` and ``d`` (the training pass inlines the same lines).
+        once for these ``z``, ``a`` and ``d`` (the training pass inlines the same lines).
         """
         kept = self._compiled_train.get(z.shape)
-        if kept is None or kept[0] is not z or kept[1] is not d:
+        if kept is None or kept[0] is not z or kept[1] is not a or kept[2] is not d:
             if len(self._compiled_train) > 8:
                 self._compiled_train.clear()
-            lines, names = self.train_code(z, d)
+            lines, names = self.train_code(z, a, d)
             train = function_from_lines("train", "z, t, a, d", (*lines, "return float(loss)"),
                                         {**INLINE_NAMES, **names}, f"<{self.name} head>")
-            kept = self._compiled_train[z.shape] = (z, d, train)
-        return kept[2](z, t, a, d)
+            kept = self._compiled_train[z.shape] = (z, a, d, train)
+        return kept[3](z, np.asarray(t, dtype=np.float64).reshape(-1), a, d)
 
-    def train_code(self, z: np.ndarray, d: np.ndarray) -> tuple[tuple[str, ...], dict]:
-        """The training pass as lines of source over the names ``z`` (the logits),
-        ``t`` (the targets), ``a`` (the output) and ``d`` (dL/dz), all (k, n), that set
-        ``loss`` to the mean loss over the batch; and the other names the lines use (work
-        arrays made for these ``z`` and ``d``, and constants). They call only the
-        functions in INLINE_NAMES, and end by multiplying ``d`` by ``scale``: 1 / n, the
-        mean over the batch, which the training pass may replace by -lr / n (see
-        ``Trainer``, plain SGD). Each head writes ``forward`` and ``loss`` here once
-        more, with dL/dz, sharing intermediate results."""
+    def train_code(self, z: np.ndarray, a: np.ndarray,
+                   d: np.ndarray) -> tuple[tuple[str, ...], dict]:
+        """The training pass as lines of source over the names ``z`` (the logits), ``a``
+        (the output) and ``d`` (dL/dz), all (k, n), and ``t``: the targets as one flat
+        row of k n values, output by output (as ``flat`` lays out a (k, n) array). The
+        lines set ``loss`` to the mean loss over the batch; the other names they use come
+        with them (views and work arrays made for these ``z``, ``a`` and ``d``, and
+        constants). They call only the functions in INLINE_NAMES, and end by multiplying
+        ``d`` by ``scale``: 1 / n, the mean over the batch, which the training pass may
+        replace by -lr / n (see ``Trainer``, plain SGD). Each head writes ``forward`` and
+        ``loss`` here once more, with dL/dz, sharing intermediate results."""
         raise NotImplementedError
 
     def accuracy(self, a: np.ndarray, y: np.ndarray) -> float | None:
@@ -139,19 +150,19 @@ class SigmoidHead(Head):
         per -= t * z
         return float(per.sum()) / z.shape[0]
 
-    def train_code(self, z, d):
+    def train_code(self, z, a, d):
         n = z.shape[1]
         ones, inv_n = self.batch_constants(n)
         # With sp = softplus(z): the loss is sp - t z, and log p = z - sp, so that
         # p = exp(z - sp) comes from one exp instead of the four calls of ``sigmoid``.
         lines = ("logaddexp(zero, z, d)",
-                 "loss = (d.dot(ones)[0] - t.dot(z_row)[0]) / n",
+                 "loss = (d_flat.dot(ones) - t.dot(z_row)) / n",
                  "subtract(z, d, a)",
                  "exp(a, a)",
-                 "subtract(a, t, d)",
+                 "subtract(a_flat, t, d_flat)",
                  "multiply(d, scale, d)")
         return lines, {"zero": F64.zero, "ones": ones, "z_row": z[0], "n": float(n),
-                       "scale": inv_n}
+                       "scale": inv_n, "a_flat": flat(a), "d_flat": flat(d)}
 
     def encode(self, y, n_outputs):
         return np.asarray(y, dtype=np.float64).reshape(-1, 1).copy()
@@ -178,7 +189,7 @@ class SoftmaxHead(Head):
 
     spare_rows = 1
 
-    def train_code(self, z, d):
+    def train_code(self, z, a, d):
         k, n = z.shape
         # logsumexp(z) over the k rows, pairwise: logaddexp needs no shift by the
         # maximum. Then log P = z - logsumexp(z), the loss is -sum(t log P), and P - t
@@ -198,12 +209,13 @@ class SoftmaxHead(Head):
         lines = ("logaddexp(row0, row1, lse)",
                  *(f"logaddexp(lse, row{j}, lse)" for j in range(2, k)),
                  *spread,
-                 "loss = -vdot(t, a) / n",
+                 "loss = -t.dot(a_flat) / n",
                  "exp(a, a)",
-                 "subtract(a, t, d)",
+                 "subtract(a_flat, t, d_flat)",
                  "multiply(d, scale, d)")
         names = {f"row{j}": row for j, row in enumerate(z)}
-        names.update(lse=lse, n=float(n), scale=self.batch_constants(n)[1])
+        names.update(lse=lse, n=float(n), scale=self.batch_constants(n)[1], a_flat=flat(a),
+                     d_flat=flat(d))
         if joint:
             names.update(z_lse=base, spread=np.hstack([np.eye(k), -np.ones((k, 1))]))
         else:
@@ -252,13 +264,13 @@ class LinearHead(Head):
         d = z - t
         return 0.5 * float(np.vdot(d, d)) / z.shape[0]
 
-    def train_code(self, z, d):
+    def train_code(self, z, a, d):
         n = z.shape[1]
         lines = ("copyto(a, z)",
-                 "subtract(z, t, d)",
+                 "subtract(a_flat, t, d_flat)",
                  "loss = 0.5 * d_flat.dot(d_flat) / n",
                  "multiply(d, scale, d)")
-        return lines, {"d_flat": d.reshape(-1), "n": float(n),
+        return lines, {"a_flat": flat(a), "d_flat": flat(d), "n": float(n),
                        "scale": self.batch_constants(n)[1]}
 
     def encode(self, y, n_outputs):
@@ -277,17 +289,17 @@ class ClassicHead(Head):
         d = a - t
         return 0.5 * float(np.vdot(d, d)) / z.shape[0]
 
-    def train_code(self, z, d):
+    def train_code(self, z, a, d):
         n = z.shape[1]
         lines = ("tanh(z, a)",
-                 "subtract(a, t, d)",
+                 "subtract(a_flat, t, d_flat)",
                  "loss = 0.5 * d_flat.dot(d_flat) / n",
                  "multiply(a, a, slope)",
                  "subtract(one, slope, slope)",
                  "multiply(d, slope, d)",
                  "multiply(d, scale, d)")
-        return lines, {"d_flat": d.reshape(-1), "slope": np.empty_like(z), "one": F64.one,
-                       "n": float(n), "scale": self.batch_constants(n)[1]}
+        return lines, {"a_flat": flat(a), "d_flat": flat(d), "slope": np.empty_like(z),
+                       "one": F64.one, "n": float(n), "scale": self.batch_constants(n)[1]}
 
     def encode(self, y, n_outputs):
         return (2.0 * np.asarray(y, dtype=np.float64) - 1.0).reshape(-1, 1)

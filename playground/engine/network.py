@@ -415,7 +415,8 @@ class Network:
         n = x_aug.shape[0]
         w = self._work.get(n) or self._work_for(n)
         scale = self.head.batch_constants(n)[1]  # 1 / n: the gradient of the mean loss
-        return w.train_pass(x_aug.T, t.T, dropout_rng, masks, l1, l2, scale)
+        t_flat = np.asarray(t, dtype=np.float64).T.reshape(-1)  # output by output
+        return w.train_pass(x_aug.T, t_flat, dropout_rng, masks, l1, l2, scale)
 
     def _add_penalty_grad(self, l1: float, l2: float) -> float:
         """Add the L1/L2 penalty's gradient to ``grad``; returns the penalty."""

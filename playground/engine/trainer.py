@@ -305,7 +305,7 @@ class Trainer:
                     n_batches = len(batches)
                     if fold:
                         self._set_step_scales(lr)
-                x_t, t_t, pos, n, scale, step_scale = batches[j]
+                x_t, t_flat, pos, n, scale, step_scale = batches[j]
                 j += 1
                 if not constant_rate:
                     lr = self.base_lr * schedule.factor(start + k)
@@ -313,7 +313,7 @@ class Trainer:
                     if fold:
                         self._set_step_scales(lr)
                 train_step = step_fns.get(n) or self._step_function(n, fold)
-                loss, penalty = train_step(x_t, t_t, drop_rng, None, l1, l2,
+                loss, penalty = train_step(x_t, t_flat, drop_rng, None, l1, l2,
                                            step_scale if fold else scale, lr, rows[row])
                 row += 1
                 if row == n_rows:
@@ -366,10 +366,11 @@ class Trainer:
     def _batches(self) -> tuple[list[tuple], int]:
         """The current epoch's batches from ``_pos`` on, and the index of the next one.
 
-        Each batch is ``(x^T, t^T, end, n, scale, step_scale)``: the inputs with their
-        row of ones and the targets, laid out units x samples as contiguous arrays, the
-        position in the epoch after the batch, its size and the two scales its training
-        step may take (``_size_and_scales``). They are cut once per epoch order and
+        Each batch is ``(x^T, t, end, n, scale, step_scale)``: the inputs with their row
+        of ones, laid out units x samples as a contiguous array; the targets, that
+        (outputs, n) array laid out flat, output by output, as the training step takes
+        them; the position in the epoch after the batch, its size and the two scales its
+        training step may take (``_size_and_scales``). They are cut once per epoch order and
         batch size (the compiled runner may have moved ``_pos`` or drawn a new order in
         between, and the batch size may change between runs).
         """
@@ -415,14 +416,18 @@ class Trainer:
         """The batch tuples (see ``_batches``) over the arrays ``rows`` (whole batches)
         and ``last`` (a short last one, if it has columns)."""
         n_x, n_full = self._x_train_aug.shape[1], len(rows)
-        batches = list(zip(rows[:, :n_x], rows[:, n_x:],
+        # The targets as the training step takes them, each batch's as one flat row
+        # (views: the gathers write through them).
+        n_t = (rows.shape[1] - n_x) * rows.shape[2]
+        targets = np.reshape(rows[:, n_x:], (n_full, n_t), copy=False)
+        batches = list(zip(rows[:, :n_x], targets,
                            range(pos + b, pos + n_full * b + 1, b),
                            *([x] * n_full for x in self._size_and_scales(b))))
         if last.shape[1]:
             # (like the compiled runner, a short last batch leaves the position past
             # the end of the epoch)
-            batches.append((last[:n_x], last[n_x:], pos + n_full * b + b,
-                            *self._size_and_scales(last.shape[1])))
+            batches.append((last[:n_x], np.reshape(last[n_x:], -1, copy=False),
+                            pos + n_full * b + b, *self._size_and_scales(last.shape[1])))
         return batches
 
     def _size_and_scales(self, n: int) -> tuple:

@@ -12,14 +12,15 @@ activations' functions, the network's batch-norm and dropout helpers and the BLA
 products, in the order of ``Network.loss_and_grad``'s docstring.
 
 The generated function is
-``train_pass(x_t, t_t, rng, masks, l1, l2, scale) -> (loss, penalty)`` with ``x_t`` the
-augmented inputs (n_inputs + 1, n), ``t_t`` the targets (outputs, n) and ``scale`` a 0-d
+``train_pass(x_t, t_flat, rng, masks, l1, l2, scale) -> (loss, penalty)`` with ``x_t``
+the augmented inputs (n_inputs + 1, n), ``t_flat`` the targets as one flat row, output by
+output (the (outputs, n) array laid out flat, see ``heads.flat``) and ``scale`` a 0-d
 array that multiplies dL/dz of the output layer: 1 / n for the gradient of the mean
 loss, or -lr / n for the step of plain SGD (see ``Trainer``).
 ``source`` gives its text, to read or to debug.
 
 ``build_step`` writes a whole training step of the trainer the same way:
-``train_step(x_t, t_t, rng, masks, l1, l2, scale, lr, hist)`` runs the pass, then the
+``train_step(x_t, t_flat, rng, masks, l1, l2, scale, lr, hist)`` runs the pass, then the
 optimizer's step (its ``step_code`` lines where it gives them, else a call of its
 ``step``), moves the parameters and writes the squares of the parameter buffer into
 the history row ``hist``.
@@ -120,11 +121,11 @@ class _Source:
             da = self.bind(f"{da}_bits", act.bits(self.names[da]))
         self.emit(f"multiply({d}, {da}, {d})")
 
-    def head(self, head: Head, z: np.ndarray, d: np.ndarray) -> None:
-        """The head's training pass (``Head.train_code``) on z_out, t_t, out and d_out,
+    def head(self, head: Head, z: np.ndarray, a: np.ndarray, d: np.ndarray) -> None:
+        """The head's training pass (``Head.train_code``) on z_out, t_flat, out and d_out,
         setting ``loss``; the head's own names get the prefix ``head_``."""
-        lines, own = head.train_code(z, d)
-        names = {"z": "z_out", "t": "t_t", "a": "out", "d": "d_out", "loss": "loss",
+        lines, own = head.train_code(z, a, d)
+        names = {"z": "z_out", "t": "t_flat", "a": "out", "d": "d_out", "loss": "loss",
                  "scale": "scale"}  # the last one is the pass's argument
         for name, value in own.items():
             if name not in names:
@@ -163,9 +164,9 @@ def generate(net: Network, w: _Work, step: bool = False,
     ``build_step``)."""
     src = _Source()
     if step:
-        src.lines.append("def train_step(x_t, t_t, rng, masks, l1, l2, scale, lr, hist):")
+        src.lines.append("def train_step(x_t, t_flat, rng, masks, l1, l2, scale, lr, hist):")
     else:
-        src.lines.append("def train_pass(x_t, t_t, rng, masks, l1, l2, scale):")
+        src.lines.append("def train_pass(x_t, t_flat, rng, masks, l1, l2, scale):")
     n = w.ones.shape[0]
     hidden = net.hidden_layers
 
@@ -205,7 +206,7 @@ def generate(net: Network, w: _Work, step: bool = False,
     src.bind("d_out_t", w.d[last].T)
     src.bind("g_out", net.output_layer.gWb)
     src.emit(f"block_out.dot({a_prev}, z_out)")
-    src.head(net.head, w.z[last], w.d[last])
+    src.head(net.head, w.z[last], w.out, w.d[last])
     src.emit(f"{a_prev}.dot(d_out_t, g_out)")
     if hidden:
         src.bind("w_out", net.output_layer.Wb[:-1])
