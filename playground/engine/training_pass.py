@@ -101,11 +101,12 @@ class _Source:
         """The derivative of layers ``first`` to ``last`` (which share ``layer``'s
         activation) into their dL/dz, in one go over the stacked outputs."""
         a_stack, d_stack = w.a_stack[first : last + 1], w.d_stack[first : last + 1]
-        if layer.activation in act.MASK_BITS:
-            a_stack, d_stack = act.bits(a_stack), act.bits(d_stack)
+        suffix = ""
+        if layer.activation in act.MASK_BITS:  # (see ``backward_multiply``)
+            a_stack, d_stack, suffix = act.bits(a_stack), act.bits(d_stack), "_bits"
             self.bit_masks.update(f"d{i}" for i in range(first, last + 1))
-        a = self.bind(f"act_s{first}", a_stack)
-        out = self.bind(f"d_s{first}", d_stack)
+        a = self.bind(f"act_s{first}{suffix}", a_stack)
+        out = self.bind(f"d_s{first}{suffix}", d_stack)
         self.emit(f"# the derivative of layers {first + 1} to {last + 1} at once")
         for line in _renamed(act.INLINE[layer.activation][1],
                              {"a": a, "out": out, "one": "one"}):
