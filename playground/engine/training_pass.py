@@ -69,6 +69,11 @@ class _Source:
     def emit(self, line: str) -> None:
         self.lines.append("    " + line)
 
+    def bits(self, name: str) -> str:
+        """The name ``<name>_bits``, bound to the integer view of the bits of the array
+        bound to ``name`` (``activations.bits``; see ``backward_multiply``)."""
+        return self.bind(f"{name}_bits", act.bits(self.names[name]))
+
     def activation(self, layer: Layer, derivative: bool, i: int, out: str) -> None:
         """Layer ``i``'s activation (or its derivative) into ``out``: the lines of
         ``activations.INLINE`` where it has them, else a call of its function."""
@@ -82,31 +87,25 @@ class _Source:
                 self.emit(f"f{i}(h{i}, act{i}, p{i})")
             return
         lines = inline[derivative]
+        a = f"act{i}"
         if derivative and layer.activation in act.MASK_BITS:
             # the mask as integers in the bits of ``out`` (see ``backward_multiply``)
             self.bit_masks.add(out)
-            a = self.bind(f"act{i}_bits", act.bits(self.names[f"act{i}"]))
-            out = self.bind(f"{out}_bits", act.bits(self.names[out]))
-            names = {"a": a, "out": out}
-            for line in _renamed(lines, names):
-                self.emit(line)
-            return
+            a, out = self.bits(a), self.bits(out)
         if any("zeros" in line for line in lines):
-            self.bind(f"zeros{i}", act.zeros_like(self.names[f"act{i}"]))
-        names = {"z": f"h{i}", "a": f"act{i}", "out": out, "one": "one", "zeros": f"zeros{i}"}
+            self.bind(f"zeros{i}", act.zeros_like(self.names[a]))
+        names = {"z": f"h{i}", "a": a, "out": out, "one": "one", "zeros": f"zeros{i}"}
         for line in _renamed(lines, names):
             self.emit(line)
 
     def stacked_derivative(self, layer: Layer, first: int, last: int, w: _Work) -> None:
         """The derivative of layers ``first`` to ``last`` (which share ``layer``'s
         activation) into their dL/dz, in one go over the stacked outputs."""
-        a_stack, d_stack = w.a_stack[first : last + 1], w.d_stack[first : last + 1]
-        suffix = ""
+        a = self.bind(f"act_s{first}", w.a_stack[first : last + 1])
+        out = self.bind(f"d_s{first}", w.d_stack[first : last + 1])
         if layer.activation in act.MASK_BITS:  # (see ``backward_multiply``)
-            a_stack, d_stack, suffix = act.bits(a_stack), act.bits(d_stack), "_bits"
             self.bit_masks.update(f"d{i}" for i in range(first, last + 1))
-        a = self.bind(f"act_s{first}{suffix}", a_stack)
-        out = self.bind(f"d_s{first}{suffix}", d_stack)
+            a, out = self.bits(a), self.bits(out)
         self.emit(f"# the derivative of layers {first + 1} to {last + 1} at once")
         for line in _renamed(act.INLINE[layer.activation][1],
                              {"a": a, "out": out, "one": "one"}):
@@ -118,8 +117,7 @@ class _Source:
         floats' bits (``activations.MASK_BITS``), the bits of dL/da times them as
         integers."""
         if d in self.bit_masks:
-            d = self.bind(f"{d}_bits", act.bits(self.names[d]))
-            da = self.bind(f"{da}_bits", act.bits(self.names[da]))
+            d, da = self.bits(d), self.bits(da)
         self.emit(f"multiply({d}, {da}, {d})")
 
     def head(self, head: Head, z: np.ndarray, a: np.ndarray, d: np.ndarray) -> None:
